@@ -1,0 +1,1 @@
+"""SegTune web backend: settings, database, domain services and HTTP routes."""

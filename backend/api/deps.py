@@ -1,0 +1,37 @@
+"""Request-scoped dependencies taken from the application's state."""
+
+from collections.abc import Iterator
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.storage import LocalStorage
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+def get_storage(request: Request) -> LocalStorage:
+    """The app's media storage."""
+    return request.app.state.storage
+
+
+def get_dispatcher(request: Request):
+    """The object that sends jobs to workers (dispatch and revoke)."""
+    return request.app.state.dispatcher
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session committed when the route returns without error."""
+    session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,46 @@
+"""Job routes: status, cancel, retry."""
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from backend.api.deps import get_dispatcher, get_session
+from backend.schemas.jobs import JobOut
+from backend.services import jobs
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+
+def _out(session: Session, job) -> JobOut:
+    out = JobOut.model_validate(job)
+    out.queue_position = jobs.queue_position(session, job)
+    return out
+
+
+@router.get("", response_model=list[JobOut])
+def list_jobs(project_id: int | None = None, session: Session = Depends(get_session)):
+    """Newest jobs first, optionally of one project."""
+    return [_out(session, job) for job in jobs.list_jobs(session, project_id)]
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def get_job(job_id: int, session: Session = Depends(get_session)):
+    """A job's status, progress, message, error and result."""
+    return _out(session, jobs.get_job(session, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+def cancel_job(
+    job_id: int, session: Session = Depends(get_session), dispatcher=Depends(get_dispatcher)
+):
+    """Cancel a queued job, or ask a running one to stop at its next step."""
+    return _out(session, jobs.cancel_job(session, job_id, dispatcher.revoke))
+
+
+@router.post("/{job_id}/retry", response_model=JobOut)
+def retry_job(
+    job_id: int, session: Session = Depends(get_session), dispatcher=Depends(get_dispatcher)
+):
+    """Queue a failed or cancelled job again."""
+    return _out(
+        session, jobs.enqueue(session, jobs.retry_job(session, job_id), dispatcher.dispatch)
+    )

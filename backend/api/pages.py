@@ -1,0 +1,36 @@
+"""HTML pages (Jinja2); the data comes from the JSON API through ES modules."""
+
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from backend.api.deps import get_session
+from backend.services import jobs, projects
+
+TEMPLATES = Jinja2Templates(
+    directory=Path(__file__).resolve().parents[2] / "frontend" / "templates"
+)
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def project_list(request: Request):
+    """Projects: list and create."""
+    return TEMPLATES.TemplateResponse(request, "projects.html", {})
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def project_page(project_id: int, request: Request, session: Session = Depends(get_session)):
+    """A project: videos, upload, sampling, frame grid."""
+    project = projects.get_project(session, project_id)
+    return TEMPLATES.TemplateResponse(request, "project.html", {"project": project})
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(job_id: int, request: Request, session: Session = Depends(get_session)):
+    """A job with live progress."""
+    job = jobs.get_job(session, job_id)
+    return TEMPLATES.TemplateResponse(request, "job.html", {"job": job})

@@ -1,0 +1,52 @@
+"""Project routes."""
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from backend.api.deps import get_session, get_storage
+from backend.schemas.projects import ProjectCreate, ProjectOut, ProjectUpdate
+from backend.services import projects
+from backend.services.projects import ClassSpec
+
+router = APIRouter(prefix="/api/projects", tags=["projects"])
+
+
+def _specs(classes) -> list[ClassSpec] | None:
+    return None if classes is None else [ClassSpec(c.name, c.color) for c in classes]
+
+
+@router.post("", response_model=ProjectOut, status_code=201)
+def create_project(body: ProjectCreate, session: Session = Depends(get_session)):
+    """Create a project (default classes: background, car, traffic sign)."""
+    return projects.create_project(session, body.name, _specs(body.classes), body.initial_mask)
+
+
+@router.get("", response_model=list[ProjectOut])
+def list_projects(session: Session = Depends(get_session)):
+    """All projects."""
+    return projects.list_projects(session)
+
+
+@router.get("/{project_id}", response_model=ProjectOut)
+def get_project(project_id: int, session: Session = Depends(get_session)):
+    """One project with its classes."""
+    return projects.get_project(session, project_id)
+
+
+@router.patch("/{project_id}", response_model=ProjectOut)
+def update_project(project_id: int, body: ProjectUpdate, session: Session = Depends(get_session)):
+    """Rename a project or edit its classes."""
+    return projects.update_project(
+        session, project_id, body.name, _specs(body.classes), body.initial_mask
+    )
+
+
+@router.delete("/{project_id}", status_code=204)
+def delete_project(
+    project_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)
+):
+    """Delete a project with its videos, frames and jobs."""
+    prefixes = projects.delete_project(session, project_id)
+    session.commit()
+    for prefix in prefixes:
+        storage.delete_tree(prefix)

@@ -1,0 +1,108 @@
+"""Streaming multipart parsing: file parts go straight to temporary files, never into memory."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import Request
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from backend.errors import Invalid, TooLarge
+from backend.storage import LocalStorage
+
+
+@dataclass
+class UploadedFile:
+    """One received file part: where it was spooled and the client's file name."""
+
+    field: str
+    filename: str | None
+    path: Path
+    size: int = 0
+
+
+@dataclass
+class _State:
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    header_field: bytes = b""
+    header_value: bytes = b""
+    current: UploadedFile | None = None
+    handle: object = None
+    total: int = 0
+
+
+async def receive_files(
+    request: Request, storage: LocalStorage, fields: set[str], limit_bytes: int
+) -> list[UploadedFile]:
+    """Spool the named file fields of a multipart request to disk, enforcing a size limit."""
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data" or b"boundary" not in options:
+        raise Invalid("Send the file as multipart/form-data.")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit_bytes + 64 * 1024:
+        raise TooLarge(f"The upload is larger than the {limit_bytes // 2**20} MB limit.")
+    files: list[UploadedFile] = []
+    state = _State()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        if state.header_value:
+            state.headers[state.header_field.lower()] = state.header_value
+            state.header_field, state.header_value = b"", b""
+        state.header_field += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state.header_value += data[start:end]
+
+    def on_headers_finished() -> None:
+        state.headers[state.header_field.lower()] = state.header_value
+        _, disp = parse_options_header(state.headers.get(b"content-disposition", b""))
+        name = disp.get(b"name", b"").decode("utf-8", "replace")
+        raw = disp.get(b"filename")
+        if name in fields and raw is not None:
+            state.current = UploadedFile(name, raw.decode("utf-8", "replace"), storage.temp_path())
+            state.handle = open(state.current.path, "wb")
+            files.append(state.current)
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state.current is not None:
+            state.total += end - start
+            if state.total > limit_bytes:
+                raise TooLarge(f"The upload is larger than the {limit_bytes // 2**20} MB limit.")
+            state.handle.write(data[start:end])
+            state.current.size += end - start
+
+    def on_part_end() -> None:
+        if state.handle is not None:
+            state.handle.close()
+        state.current, state.handle = None, None
+        state.headers, state.header_field, state.header_value = {}, b"", b""
+
+    parser = MultipartParser(
+        options[b"boundary"],
+        {
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except BaseException as exc:
+        if state.handle is not None:
+            state.handle.close()
+        discard(files)
+        if isinstance(exc, TooLarge | Invalid):
+            raise
+        if isinstance(exc, Exception):
+            raise Invalid("The multipart body is malformed.") from exc
+        raise
+    return files
+
+
+def discard(files: list[UploadedFile]) -> None:
+    """Delete spooled files that will not be used."""
+    for item in files:
+        item.path.unlink(missing_ok=True)

@@ -1,0 +1,74 @@
+"""Video routes: streamed upload, listing, sampling."""
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from backend.api.deps import get_dispatcher, get_session, get_settings, get_storage
+from backend.api.uploads import discard, receive_files
+from backend.errors import Invalid
+from backend.schemas.jobs import JobOut
+from backend.schemas.media import SampleRequest, VideoOut
+from backend.services import jobs, sampling, videos
+
+router = APIRouter(tags=["videos"])
+
+
+@router.post(
+    "/api/projects/{project_id}/videos",
+    response_model=VideoOut,
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                }
+            },
+            "required": True,
+        }
+    },
+)
+async def upload_video(
+    project_id: int,
+    request: Request,
+    session: Session = Depends(get_session),
+    storage=Depends(get_storage),
+    settings=Depends(get_settings),
+):
+    """Upload one video (multipart field `file`), streamed to disk and probed."""
+    files = await receive_files(request, storage, {"file"}, settings.max_upload_bytes)
+    if len(files) != 1:
+        discard(files)
+        raise Invalid("Send exactly one video in the multipart field 'file'.")
+    return videos.add_video(
+        session, storage, settings, project_id, files[0].path, files[0].filename
+    )
+
+
+@router.get("/api/projects/{project_id}/videos", response_model=list[VideoOut])
+def list_videos(project_id: int, session: Session = Depends(get_session)):
+    """A project's videos."""
+    return videos.list_videos(session, project_id)
+
+
+@router.get("/api/videos/{video_id}", response_model=VideoOut)
+def get_video(video_id: int, session: Session = Depends(get_session)):
+    """One video."""
+    return videos.get_video(session, video_id)
+
+
+@router.post("/api/videos/{video_id}/sample", response_model=JobOut, status_code=202)
+def sample_video(
+    video_id: int,
+    body: SampleRequest,
+    session: Session = Depends(get_session),
+    settings=Depends(get_settings),
+    dispatcher=Depends(get_dispatcher),
+):
+    """Queue a job that samples frames uniformly in time."""
+    job = sampling.request_sampling(session, settings, video_id, **body.model_dump())
+    return jobs.enqueue(session, job, dispatcher.dispatch)

@@ -1,0 +1,78 @@
+"""FastAPI application factory."""
+
+import asyncio
+import contextlib
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from backend.api import frames, health, jobs, pages, projects, videos
+from backend.config import Settings, load_settings
+from backend.db import make_engine, make_sessionmaker, session_scope
+from backend.errors import DomainError
+from backend.services.jobs import reap_lost_jobs
+from backend.storage import make_storage
+
+log = logging.getLogger("segtune.web")
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+
+
+async def _reap_forever(app: FastAPI) -> None:
+    """Fail jobs whose worker stopped sending heartbeats, every few seconds."""
+    settings: Settings = app.state.settings
+    interval = max(1.0, min(settings.worker_lost_after_s / 3, 15.0))
+    while True:
+        try:
+            await asyncio.to_thread(_reap_once, app)
+        except Exception:  # noqa: BLE001 - the reaper must outlive a database hiccup
+            log.warning("reaping lost jobs failed", exc_info=True)
+        await asyncio.sleep(interval)
+
+
+def _reap_once(app: FastAPI) -> None:
+    with session_scope(app.state.sessions) as session:
+        lost = reap_lost_jobs(session, app.state.settings)
+    if lost:
+        log.warning("marked jobs %s failed: worker lost", lost)
+
+
+def _default_dispatcher(settings: Settings):
+    # Imported lazily: worker.dispatch needs Celery (never torch), and tests may inject their own.
+    from worker.celery_app import create_celery
+    from worker.dispatch import CeleryDispatcher
+
+    return CeleryDispatcher(create_celery(settings))
+
+
+def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
+    """Build the web application for the given settings."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        reaper = asyncio.create_task(_reap_forever(app))
+        yield
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
+        app.state.engine.dispose()
+
+    app = FastAPI(title="SegTune", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.effective_database_url)
+    app.state.sessions = make_sessionmaker(app.state.engine)
+    app.state.storage = make_storage(settings.data_path)
+    app.state.dispatcher = dispatcher or _default_dispatcher(settings)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+    for module in (health, projects, videos, frames, jobs, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
+    return app

@@ -1,0 +1,87 @@
+"""The `segtune` command line: serve, web, worker, db."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import typer
+from rich.console import Console
+
+from backend.config import load_settings
+from backend.db import upgrade_database
+
+app = typer.Typer(help="SegTune: from street videos to a measured, fine-tuned segmentation model.")
+db_app = typer.Typer(help="Database schema.")
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply database migrations."""
+    settings = load_settings()
+    upgrade_database(settings, revision)
+    console.print(f"[green]database at {revision}[/green]")
+
+
+@app.command()
+def web(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
+    """Run the web app only."""
+    import uvicorn
+
+    settings = load_settings()
+    uvicorn.run(
+        "backend.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def worker(
+    queues: str = typer.Option(None, help="Comma-separated queues (default: cpu,gpu)."),
+    concurrency: int = typer.Option(None, help="Parallel jobs (default: SEGTUNE_WORKER_CONCURRENCY)."),
+) -> None:
+    """Run a Celery worker that executes jobs."""
+    from worker.celery_app import create_celery
+
+    settings = load_settings()
+    celery = create_celery(settings)
+    celery.worker_main(
+        [
+            "worker",
+            "--loglevel=INFO",
+            f"--queues={queues or settings.worker_queues}",
+            f"--concurrency={concurrency or settings.worker_concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+            f"--hostname=segtune-{os.getpid()}@%h",
+        ]
+    )
+
+
+@app.command()
+def serve() -> None:
+    """Run the web app and a worker together (Ctrl-C stops both)."""
+    settings = load_settings()
+    upgrade_database(settings)
+    child = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"])
+    console.print(f"[bold]SegTune[/bold] on http://{settings.host}:{settings.port}  (Ctrl-C stops)")
+    try:
+        web(None, None)
+    finally:
+        if child.poll() is None:
+            # Celery's warm shutdown: finish the running step, then exit.
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+if __name__ == "__main__":
+    app()

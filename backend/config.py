@@ -1,0 +1,59 @@
+"""The one place SegTune's settings are read (environment prefix SEGTUNE_)."""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a SegTune deployment; the defaults are the embedded single-machine setup."""
+
+    model_config = SettingsConfigDict(env_prefix="SEGTUNE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    broker_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_mb: int = Field(2048, ge=1)
+    worker_concurrency: int = Field(1, ge=1)
+    worker_queues: str = "cpu,gpu"
+    heartbeat_s: float = Field(5.0, gt=0)
+    worker_lost_after_s: float = Field(60.0, gt=0)
+    max_video_duration_s: float = Field(4 * 3600.0, gt=0)
+    max_frame_pixels: int = Field(8192 * 8192, gt=0)
+    max_sampled_frames: int = Field(20000, ge=1)
+
+    @cached_property
+    def data_path(self) -> Path:
+        """Absolute data directory (created on first use)."""
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL, or SQLite inside the data directory."""
+        return self.database_url or f"sqlite:///{self.data_path / 'segtune.db'}"
+
+    @property
+    def effective_broker_url(self) -> str:
+        """BROKER_URL, or Celery's filesystem broker inside the data directory."""
+        return self.broker_url or "filesystem://"
+
+    @property
+    def uses_filesystem_broker(self) -> bool:
+        """Whether jobs travel through files under the data directory (embedded mode)."""
+        return self.effective_broker_url.startswith("filesystem://")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Upload size limit in bytes."""
+        return self.max_upload_mb * 1024 * 1024
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings from the environment, with explicit overrides taking precedence."""
+    return Settings(**overrides)

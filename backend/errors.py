@@ -1,0 +1,41 @@
+"""Domain errors raised by services; routes map them to HTTP status codes."""
+
+
+class DomainError(Exception):
+    """Base class: a request that cannot be carried out, with a message for a person."""
+
+    status_code = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or is not visible)."""
+
+    status_code = 404
+
+
+class Invalid(DomainError):
+    """The input is understood but not acceptable."""
+
+    status_code = 422
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (e.g. a stale version)."""
+
+    status_code = 409
+
+
+class TooLarge(DomainError):
+    """The request body or file is over a configured limit."""
+
+    status_code = 413
+
+
+class Unavailable(DomainError):
+    """A service the request needs (database, broker) is not reachable."""
+
+    status_code = 503

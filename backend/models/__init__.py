@@ -1,0 +1,9 @@
+"""ORM models; importing this package registers every table on Base.metadata."""
+
+from backend.models.base import Base
+from backend.models.frame import Frame
+from backend.models.job import Job
+from backend.models.project import LabelClass, Project
+from backend.models.video import Video
+
+__all__ = ["Base", "Frame", "Job", "LabelClass", "Project", "Video"]

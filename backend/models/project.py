@@ -1,0 +1,36 @@
+"""Projects and their ordered label classes."""
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.models.base import Base, Timestamped
+
+
+class Project(Timestamped, Base):
+    """A labeling and fine-tuning project."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    initial_mask: Mapped[str] = mapped_column(String(20), default="unlabeled")
+    classes: Mapped[list["LabelClass"]] = relationship(
+        back_populates="project",
+        order_by="LabelClass.index",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class LabelClass(Base):
+    """One class of a project; `index` is the pixel value stored in masks."""
+
+    __tablename__ = "label_classes"
+    __table_args__ = (UniqueConstraint("project_id", "index", name="uq_label_classes_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    color: Mapped[str] = mapped_column(String(7))
+    project: Mapped[Project] = relationship(back_populates="classes")

@@ -1,0 +1,78 @@
+"""Video, frame and split bodies."""
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class VideoOut(BaseModel):
+    """An uploaded video and its probed facts (width/height as displayed)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    project_id: int
+    filename: str
+    container: str
+    codec: str
+    fps: float
+    duration_s: float
+    width: int
+    height: int
+    frame_count: int
+    rotation: int
+    size_bytes: int
+
+
+class SampleRequest(BaseModel):
+    """POST /api/videos/{id}/sample: a rate or every N-th frame, optionally a range and cap."""
+
+    fps: float | None = Field(None, gt=0, le=240)
+    every_n_frames: int | None = Field(None, ge=1)
+    start_s: float | None = Field(None, ge=0)
+    end_s: float | None = Field(None, gt=0)
+    max_frames: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_mode(self):
+        if (self.fps is None) == (self.every_n_frames is None):
+            raise ValueError("give exactly one of fps or every_n_frames")
+        return self
+
+
+class FrameOut(BaseModel):
+    """A frame to label."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    video_id: int | None
+    index: int | None
+    timestamp_s: float | None
+    source_name: str | None
+    width: int
+    height: int
+    split: str | None
+    split_locked: bool
+    label_status: str
+
+
+class FrameUpdate(BaseModel):
+    """PATCH /api/frames/{id}."""
+
+    split: str | None = Field(None, pattern="^(train|val|test|none)$")
+    label_status: str | None = Field(None, pattern="^(unlabeled|in_progress|done)$")
+
+
+class SplitRequest(BaseModel):
+    """POST /api/projects/{id}/splits; fractions need not sum to 1 (they are normalised)."""
+
+    strategy: str = Field("contiguous", pattern="^(contiguous|random)$")
+    train: float = Field(0.7, ge=0)
+    val: float = Field(0.1, ge=0)
+    test: float = Field(0.2, ge=0)
+    seed: int = 0
+
+
+class SplitCounts(BaseModel):
+    """Frames per split after an assignment."""
+
+    train: int
+    val: int
+    test: int

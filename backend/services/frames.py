@@ -1,0 +1,133 @@
+"""Frames: listing, images uploaded as frames, per-frame edits."""
+
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.errors import Invalid, NotFound
+from backend.models import Frame
+from backend.models.frame import LABEL_STATUSES, SPLITS
+from backend.services.naming import display_filename
+from backend.services.projects import get_project
+from backend.storage import LocalStorage, new_key
+
+IMAGE_FORMATS = {"JPEG", "PNG"}
+
+
+def list_frames(
+    session: Session,
+    project_id: int,
+    split: str | None = None,
+    label_status: str | None = None,
+    video_id: int | None = None,
+) -> list[Frame]:
+    """A project's frames ordered by video and time, optionally filtered."""
+    get_project(session, project_id)
+    query = select(Frame).where(Frame.project_id == project_id)
+    if split is not None:
+        query = query.where(Frame.split == (None if split == "none" else split))
+    if label_status is not None:
+        query = query.where(Frame.label_status == label_status)
+    if video_id is not None:
+        query = query.where(Frame.video_id == video_id)
+    return list(session.scalars(query.order_by(Frame.video_id, Frame.index, Frame.id)))
+
+
+def get_frame(session: Session, frame_id: int) -> Frame:
+    """A frame by id, or NotFound."""
+    frame = session.get(Frame, frame_id)
+    if frame is None:
+        raise NotFound(f"Frame {frame_id} does not exist.")
+    return frame
+
+
+def update_frame(
+    session: Session, frame_id: int, split: str | None = None, label_status: str | None = None
+) -> Frame:
+    """Override a frame's split (kept by later automatic splits) or set its label status."""
+    frame = get_frame(session, frame_id)
+    if split is not None:
+        if split not in SPLITS and split != "none":
+            raise Invalid(f"split must be one of {', '.join(SPLITS)} or none.")
+        frame.split = None if split == "none" else split
+        frame.split_locked = split != "none"
+    if label_status is not None:
+        if label_status not in LABEL_STATUSES:
+            raise Invalid(f"label_status must be one of {', '.join(LABEL_STATUSES)}.")
+        frame.label_status = label_status
+    session.flush()
+    return frame
+
+
+def _decode_image(path: Path, name: str, settings: Settings) -> Image.Image:
+    try:
+        with Image.open(path) as probe:
+            if probe.format not in IMAGE_FORMATS:
+                raise Invalid(f"{name}: only JPEG and PNG images are accepted ({probe.format}).")
+            if probe.width * probe.height > settings.max_frame_pixels:
+                raise Invalid(f"{name}: {probe.width}x{probe.height} is over the frame size limit.")
+            probe.load()
+            return ImageOps.exif_transpose(probe).convert("RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise Invalid(f"{name}: not a readable JPEG or PNG image.") from exc
+
+
+def add_images(
+    session: Session,
+    storage: LocalStorage,
+    settings: Settings,
+    project_id: int,
+    uploads: list[tuple[Path, str | None]],
+) -> list[Frame]:
+    """Store uploaded images as frames; if any one is bad, none is kept."""
+    written: list[str] = []
+    try:
+        get_project(session, project_id)
+        if not uploads:
+            raise Invalid("No image files were sent (multipart field 'files').")
+        frames = []
+        for path, raw_name in uploads:
+            name = display_filename(raw_name, "image")
+            image = _decode_image(path, name, settings)
+            key = new_key(f"projects/{project_id}/frames", ".png")
+            with storage.open_write(key) as fh:
+                image.save(fh, format="PNG", compress_level=1)
+            written.append(key)
+            frames.append(
+                Frame(
+                    project_id=project_id,
+                    source_name=name,
+                    storage_key=key,
+                    width=image.width,
+                    height=image.height,
+                )
+            )
+        session.add_all(frames)
+        session.flush()
+        return frames
+    except BaseException:
+        for key in written:
+            storage.delete(key)
+        raise
+    finally:
+        for path, _ in uploads:
+            path.unlink(missing_ok=True)
+
+
+THUMB_SIZE = (320, 320)
+
+
+def thumbnail(session: Session, storage: LocalStorage, frame_id: int) -> bytes:
+    """A cached JPEG preview of a frame."""
+    frame = get_frame(session, frame_id)
+    key = f"thumbs/{frame.storage_key.removesuffix('.png')}.jpg"
+    if not storage.exists(key):
+        with Image.open(storage.path(frame.storage_key)) as image:
+            image.thumbnail(THUMB_SIZE)
+            with storage.open_write(key) as fh:
+                image.convert("RGB").save(fh, format="JPEG", quality=85)
+    with storage.open_read(key) as fh:
+        return fh.read()

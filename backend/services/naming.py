@@ -1,0 +1,20 @@
+"""Display names for user-supplied file names (never used to build storage paths)."""
+
+import unicodedata
+
+MAX_NAME = 255
+
+
+def display_filename(raw: str | None, fallback: str = "upload") -> str:
+    """The last path component of a client file name, without control characters."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    if name in ("", ".", ".."):
+        name = fallback
+    return name[:MAX_NAME]
+
+
+def extension(name: str) -> str:
+    """Lower-case extension of a display name, with the dot ('' when absent)."""
+    stem, dot, ext = name.rpartition(".")
+    return f".{ext.lower()}" if dot and stem and ext.isalnum() and len(ext) <= 5 else ""

@@ -1,0 +1,119 @@
+"""Projects and their label classes."""
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.errors import Invalid, NotFound
+from backend.models import LabelClass, Project
+
+MAX_CLASSES = 254  # pixel value 255 is reserved for "unlabeled"
+DEFAULT_CLASSES = (("background", "#000000"), ("car", "#1f77ff"), ("traffic sign", "#ffd200"))
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+INITIAL_MASKS = ("unlabeled", "background")
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A class as the user gives it."""
+
+    name: str
+    color: str
+
+
+def _validated_classes(classes: list[ClassSpec]) -> list[ClassSpec]:
+    if not classes:
+        raise Invalid("A project needs at least one class.")
+    if len(classes) > MAX_CLASSES:
+        raise Invalid(f"At most {MAX_CLASSES} classes are allowed (255 means unlabeled).")
+    seen = set()
+    out = []
+    for spec in classes:
+        name = spec.name.strip()
+        if not name or len(name) > 100:
+            raise Invalid("Class names must be 1 to 100 characters long.")
+        if name.lower() in seen:
+            raise Invalid(f"The class name {name!r} is used twice.")
+        if not COLOR_RE.match(spec.color):
+            raise Invalid(
+                f"The colour {spec.color!r} of class {name!r} is not of the form #rrggbb."
+            )
+        seen.add(name.lower())
+        out.append(ClassSpec(name, spec.color.lower()))
+    return out
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise Invalid("A project name must be 1 to 200 characters long.")
+    return name
+
+
+def create_project(
+    session: Session,
+    name: str,
+    classes: list[ClassSpec] | None = None,
+    initial_mask: str = "unlabeled",
+) -> Project:
+    """Create a project with the given classes (default: background, car, traffic sign)."""
+    specs = _validated_classes(classes or [ClassSpec(n, c) for n, c in DEFAULT_CLASSES])
+    if initial_mask not in INITIAL_MASKS:
+        raise Invalid(f"initial_mask must be one of {', '.join(INITIAL_MASKS)}.")
+    project = Project(name=_clean_name(name), initial_mask=initial_mask)
+    project.classes = [LabelClass(index=i, name=s.name, color=s.color) for i, s in enumerate(specs)]
+    session.add(project)
+    session.flush()
+    return project
+
+
+def get_project(session: Session, project_id: int) -> Project:
+    """A project by id, or NotFound."""
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"Project {project_id} does not exist.")
+    return project
+
+
+def list_projects(session: Session) -> list[Project]:
+    """All projects, newest first."""
+    return list(session.scalars(select(Project).order_by(Project.id.desc())))
+
+
+def update_project(
+    session: Session,
+    project_id: int,
+    name: str | None = None,
+    classes: list[ClassSpec] | None = None,
+    initial_mask: str | None = None,
+) -> Project:
+    """Rename a project, change its start mask, or replace its ordered classes."""
+    project = get_project(session, project_id)
+    if name is not None:
+        project.name = _clean_name(name)
+    if initial_mask is not None:
+        if initial_mask not in INITIAL_MASKS:
+            raise Invalid(f"initial_mask must be one of {', '.join(INITIAL_MASKS)}.")
+        project.initial_mask = initial_mask
+    if classes is not None:
+        specs = _validated_classes(classes)
+        by_index = {c.index: c for c in project.classes}
+        for i, spec in enumerate(specs):
+            if i in by_index:
+                by_index[i].name, by_index[i].color = spec.name, spec.color
+            else:
+                project.classes.append(LabelClass(index=i, name=spec.name, color=spec.color))
+        for index in [i for i in by_index if i >= len(specs)]:
+            project.classes.remove(by_index[index])
+    session.flush()
+    return project
+
+
+def delete_project(session: Session, project_id: int) -> list[str]:
+    """Delete a project and return the storage prefixes its media lived under."""
+    project = get_project(session, project_id)
+    session.delete(project)
+    session.flush()
+    return [f"projects/{project_id}"]

@@ -1,0 +1,79 @@
+"""Uploaded videos: probe, validate, store."""
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.errors import Invalid, NotFound
+from backend.media import probe_video
+from backend.models import Video
+from backend.services.naming import display_filename, extension
+from backend.services.projects import get_project
+from backend.storage import LocalStorage, new_key
+
+
+def add_video(
+    session: Session,
+    storage: LocalStorage,
+    settings: Settings,
+    project_id: int,
+    upload: Path,
+    filename: str | None,
+) -> Video:
+    """Probe an uploaded file and keep it as a video; on any failure nothing remains."""
+    try:
+        get_project(session, project_id)
+        name = display_filename(filename, "video")
+        ext = extension(name)
+        info = probe_video(upload, ext)
+        if info.duration_s > settings.max_video_duration_s:
+            raise Invalid(
+                f"The video lasts {info.duration_s:.0f} s; the limit is "
+                f"{settings.max_video_duration_s:.0f} s."
+            )
+        if info.width * info.height > settings.max_frame_pixels:
+            raise Invalid(f"Frames of {info.width}x{info.height} exceed the configured size limit.")
+        key = new_key(f"projects/{project_id}/videos", ext or ".video")
+        size = upload.stat().st_size
+        storage.put_file(upload, key)
+    finally:
+        upload.unlink(missing_ok=True)
+    video = Video(
+        project_id=project_id,
+        filename=name,
+        storage_key=key,
+        size_bytes=size,
+        container=info.container,
+        codec=info.codec,
+        fps=info.fps,
+        duration_s=info.duration_s,
+        width=info.width,
+        height=info.height,
+        frame_count=info.frame_count,
+        rotation=info.rotation,
+    )
+    session.add(video)
+    try:
+        session.flush()
+    except Exception:
+        storage.delete(key)
+        raise
+    return video
+
+
+def get_video(session: Session, video_id: int) -> Video:
+    """A video by id, or NotFound."""
+    video = session.get(Video, video_id)
+    if video is None:
+        raise NotFound(f"Video {video_id} does not exist.")
+    return video
+
+
+def list_videos(session: Session, project_id: int) -> list[Video]:
+    """A project's videos in upload order."""
+    get_project(session, project_id)
+    return list(
+        session.scalars(select(Video).where(Video.project_id == project_id).order_by(Video.id))
+    )

@@ -1,0 +1,85 @@
+"""Media storage behind one interface; keys are generated, never taken from user input."""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+
+def new_key(prefix: str, suffix: str) -> str:
+    """A fresh storage key such as 'frames/3f/3f2a....png'."""
+    token = uuid.uuid4().hex
+    return f"{prefix}/{token[:2]}/{token}{suffix}"
+
+
+class LocalStorage:
+    """Media files in a directory; every write lands atomically via rename."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir = self.root / ".tmp"
+        self.tmp_dir.mkdir(exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        """Local path of a key (keys never contain '..')."""
+        if ".." in key.split("/") or key.startswith("/"):
+            raise ValueError(f"invalid storage key {key!r}")
+        return self.root / key
+
+    def temp_path(self, suffix: str = "") -> Path:
+        """A fresh temporary file path on the same filesystem as the media."""
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=suffix)
+        os.close(fd)
+        return Path(name)
+
+    def put_file(self, src: Path, key: str) -> None:
+        """Move a finished temporary file into place under a key."""
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dest)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write bytes under a key atomically."""
+        tmp = self.temp_path()
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.put_file(tmp, key)
+
+    @contextmanager
+    def open_write(self, key: str) -> Iterator[BinaryIO]:
+        """Stream into a key; the key appears only if the block finishes without error."""
+        tmp = self.temp_path()
+        try:
+            with open(tmp, "wb") as fh:
+                yield fh
+            self.put_file(tmp, key)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def open_read(self, key: str) -> BinaryIO:
+        """Open a stored file for reading."""
+        return open(self.path(key), "rb")
+
+    def exists(self, key: str) -> bool:
+        """Whether a key is stored."""
+        return self.path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        """Remove a key if present."""
+        self.path(key).unlink(missing_ok=True)
+
+    def delete_tree(self, prefix: str) -> None:
+        """Remove every key under a prefix."""
+        shutil.rmtree(self.path(prefix), ignore_errors=True)
+
+
+def make_storage(data_path: Path) -> LocalStorage:
+    """The media storage for a data directory."""
+    return LocalStorage(data_path / "media")

@@ -1,0 +1,1 @@
+"""SegTune worker: Celery tasks and the ML engine (the only code that imports Celery or torch)."""

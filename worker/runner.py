@@ -1,0 +1,90 @@
+"""Runs a job body around the Job row: claim, heartbeat, progress, cancel, finish."""
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.config import Settings
+from backend.db import session_scope
+from backend.errors import DomainError
+from backend.services import jobs
+from backend.storage import LocalStorage
+
+log = logging.getLogger("segtune.worker")
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class RunningJob:
+    """The JobContext handed to job bodies."""
+
+    def __init__(self, job_id: int, params: dict, sessions, storage, settings: Settings):
+        self.job_id, self.params = job_id, params
+        self.sessions, self.storage, self.settings = sessions, storage, settings
+
+    def progress(self, fraction: float, message: str) -> None:
+        """Store progress; raise JobCancelled when the user asked to stop."""
+        with session_scope(self.sessions) as session:
+            cancel = jobs.report_progress(session, self.job_id, fraction, message)
+        if cancel:
+            raise jobs.JobCancelled()
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps the row's heartbeat fresh while a long step (no progress calls) runs."""
+
+    def __init__(self, job_id: int, sessions, interval: float):
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id, self.sessions, self.interval = job_id, sessions, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                with session_scope(self.sessions) as session:
+                    jobs.heartbeat(session, self.job_id)
+            except Exception:  # noqa: BLE001 - a missed beat is retried; never kill the job
+                log.warning("heartbeat for job %s failed", self.job_id, exc_info=True)
+
+
+def run_job(
+    job_id: int,
+    body: Callable[[RunningJob], dict[str, Any]],
+    sessions: sessionmaker[Session],
+    storage: LocalStorage,
+    settings: Settings,
+) -> str:
+    """Claim a queued job, run its body and record the outcome; returns the final status."""
+    with session_scope(sessions) as session:
+        if not jobs.claim_job(session, job_id, WORKER_NAME):
+            log.info("job %s is not queued; skipping a re-delivery", job_id)
+            return "skipped"
+        params = dict(jobs.get_job(session, job_id).params or {})
+    beat = _Heartbeat(job_id, sessions, settings.heartbeat_s)
+    beat.start()
+    started = time.monotonic()
+    try:
+        result = body(RunningJob(job_id, params, sessions, storage, settings))
+        status, kwargs = "succeeded", {"result": result, "message": "done"}
+    except jobs.JobCancelled:
+        status, kwargs = "cancelled", {"message": "cancelled"}
+    except DomainError as exc:
+        status, kwargs = "failed", {"error": exc.message, "message": "failed"}
+    except Exception as exc:  # noqa: BLE001 - any crash must end as a failed row, not a stuck one
+        log.exception("job %s crashed", job_id)
+        detail = "".join(traceback.format_exception(exc))[-4000:]
+        status = "failed"
+        kwargs = {"error": f"{type(exc).__name__}: {exc}\n\n{detail}", "message": "failed"}
+    finally:
+        beat.stopped.set()
+        beat.join()
+    with session_scope(sessions) as session:
+        jobs.finish_job(session, job_id, status, **kwargs)
+    log.info("job %s %s in %.1fs", job_id, status, time.monotonic() - started)
+    return status

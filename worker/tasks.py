@@ -1,0 +1,45 @@
+"""Celery tasks: each takes a job id and runs the matching service body through run_job."""
+
+from celery import Celery, shared_task
+from celery.signals import worker_process_init, worker_ready
+
+from backend.db import make_engine, make_sessionmaker, session_scope
+from backend.services import jobs
+from backend.services.sampling import run_sampling
+from backend.storage import make_storage
+from worker.runner import run_job
+
+_deps_by_app: dict[int, tuple] = {}
+
+
+def _deps(app: Celery) -> tuple:
+    """Session factory, storage and settings of this worker process (made on first use)."""
+    if id(app) not in _deps_by_app:
+        settings = app.conf.segtune_settings
+        sessions = make_sessionmaker(make_engine(settings.effective_database_url))
+        _deps_by_app[id(app)] = (sessions, make_storage(settings.data_path), settings)
+    return _deps_by_app[id(app)]
+
+
+@shared_task(name="segtune.sample", bind=True)
+def sample(self, job_id: int) -> str:
+    """Sample frames from a video."""
+    return run_job(job_id, run_sampling, *_deps(self.app))
+
+
+@worker_process_init.connect
+def _fresh_connections(**_kwargs) -> None:
+    # Database connections must not be shared across fork: each child makes its own.
+    _deps_by_app.clear()
+
+
+@worker_ready.connect
+def _reap_on_start(sender=None, **_kwargs) -> None:
+    # A worker that restarts after a crash fails the jobs its predecessor left running.
+    settings = sender.app.conf.segtune_settings
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            jobs.reap_lost_jobs(session, settings)
+    finally:
+        engine.dispose()
