@@ -44,7 +44,9 @@ def web(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
 @app.command()
 def worker(
     queues: str = typer.Option(None, help="Comma-separated queues (default: cpu,gpu)."),
-    concurrency: int = typer.Option(None, help="Parallel jobs (default: SEGTUNE_WORKER_CONCURRENCY)."),
+    concurrency: int = typer.Option(
+        None, help="Parallel jobs (default: SEGTUNE_WORKER_CONCURRENCY)."
+    ),
 ) -> None:
     """Run a Celery worker that executes jobs."""
     from worker.celery_app import create_celery

@@ -136,14 +136,27 @@ def upright_image(frame) -> Image.Image:
     return image
 
 
-def select_by_rate(times: list[float], fps: float) -> list[int]:
-    """Indices of frames that FFmpeg's fps filter keeps (last frame of each output slot)."""
-    if not times:
-        return []
-    slots = [math.floor(t * fps + 0.5) for t in times]
-    keep = [i for i in range(len(times) - 1) if slots[i + 1] > slots[i]]
-    keep.append(len(times) - 1)
-    return keep
+def select_by_rate(times: list[Fraction], fps: Fraction, end: Fraction) -> list[int]:
+    """Indices of frames that FFmpeg's fps filter keeps (last frame of each output slot).
+
+    A frame at time t falls in slot round(t * fps); each slot keeps its last frame, and
+    only slots that start before `end` (when the last frame stops showing) exist. Exact
+    rational arithmetic, rounding half away from zero, as FFmpeg does: float rounding
+    would move frames that sit exactly between two slots.
+    """
+    half = Fraction(1, 2)
+    slots = [math.floor(t * fps + half) for t in times]
+    n_slots = math.floor(end * fps + half)
+    return [
+        i
+        for i in range(len(times))
+        if slots[i] < n_slots and (i == len(times) - 1 or slots[i + 1] > slots[i])
+    ]
+
+
+def exact(value: float) -> Fraction:
+    """A user-given decimal (like 0.2 fps) as the exact rational it was written as."""
+    return Fraction(str(value)).limit_denominator(1_000_000)
 
 
 def decode_selected(

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session
+from backend.api.deps import get_session, get_settings
 from backend.services import jobs, projects
 
 TEMPLATES = Jinja2Templates(
@@ -23,10 +23,22 @@ def project_list(request: Request):
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
-def project_page(project_id: int, request: Request, session: Session = Depends(get_session)):
+def project_page(
+    project_id: int,
+    request: Request,
+    session: Session = Depends(get_session),
+    settings=Depends(get_settings),
+):
     """A project: videos, upload, sampling, frame grid."""
     project = projects.get_project(session, project_id)
-    return TEMPLATES.TemplateResponse(request, "project.html", {"project": project})
+    context = {"project": project, "max_upload_bytes": settings.max_upload_bytes}
+    return TEMPLATES.TemplateResponse(request, "project.html", context)
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+def job_list(request: Request):
+    """All jobs (optionally one project's, via ?project_id=), refreshed live."""
+    return TEMPLATES.TemplateResponse(request, "jobs.html", {})
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)

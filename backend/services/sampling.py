@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.db import session_scope
 from backend.errors import Invalid
-from backend.media import FrameIndex, decode_selected, index_frames, select_by_rate, upright_image
+from backend.media import (
+    FrameIndex,
+    decode_selected,
+    exact,
+    index_frames,
+    select_by_rate,
+    upright_image,
+)
 from backend.models import Frame, Job
 from backend.services.jobs import JobContext, create_job
 from backend.services.videos import get_video
@@ -57,13 +64,13 @@ def request_sampling(
 
 def choose_frames(index: FrameIndex, params: dict[str, Any]) -> list[int]:
     """Indices (in presentation order) of the frames a sampling request selects."""
-    times = [index.time(p) for p in index.pts]
-    origin = times[0] if times else 0.0
-    start, end = params["start_s"], params["end_s"]
-    inside = [i for i, t in enumerate(times) if start - 1e-6 <= t - origin <= end + 1e-6]
+    origin = index.pts[0] if index.pts else 0
+    times = [(p - origin) * index.time_base for p in index.pts]
+    start, end = exact(params["start_s"]), exact(params["end_s"])
+    inside = [i for i, t in enumerate(times) if start <= t <= end]
     if params.get("fps"):
-        rel = [times[i] - origin - start for i in inside]
-        chosen = [inside[k] for k in select_by_rate(rel, params["fps"])]
+        rel = [times[i] - start for i in inside]
+        chosen = [inside[k] for k in select_by_rate(rel, exact(params["fps"]), _shown_until(rel))]
     else:
         chosen = inside[:: params["every_n_frames"]]
     limit = params["max_frames"]
@@ -72,6 +79,13 @@ def choose_frames(index: FrameIndex, params: dict[str, Any]) -> list[int]:
         picks = np.linspace(0, len(chosen) - 1, limit).round().astype(int)
         chosen = [chosen[p] for p in picks]
     return chosen
+
+
+def _shown_until(times: list) -> object:
+    """When the last frame stops being shown: its time plus one frame interval."""
+    if len(times) < 2:
+        return times[-1] if times else 0
+    return times[-1] + (times[-1] - times[-2])
 
 
 def run_sampling(ctx: JobContext) -> dict[str, Any]:

@@ -1,0 +1,134 @@
+"""Shared fixtures: settings per database backend, an API client, and a live server + worker."""
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from backend.config import Settings
+from backend.db import upgrade_database
+from tests.live import LiveServer
+
+PG_URL = os.environ.get("SEGTUNE_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("SEGTUNE_TEST_BROKER_URL")
+REQUIRE_SERVICES = os.environ.get("SEGTUNE_REQUIRE_SERVICES") == "1"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _need_services() -> None:
+    """Skip (locally) or fail (CI) when PostgreSQL/Redis were not configured."""
+    if not (PG_URL and REDIS_URL):
+        message = "SEGTUNE_TEST_DATABASE_URL / SEGTUNE_TEST_BROKER_URL are not set"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + " but SEGTUNE_REQUIRE_SERVICES=1")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    _need_services()
+    server = make_url(PG_URL)
+    name = f"segtune_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - turn an unreachable server into a clear failure
+        pytest.fail(f"PostgreSQL at {PG_URL} is unreachable: {exc}")
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_broker():
+    """A Redis database for this test session, emptied before use."""
+    _need_services()
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"Redis at {REDIS_URL} is unreachable: {exc}")
+    return REDIS_URL
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE projects, videos, frames, jobs, label_classes CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request, tmp_path: Path) -> Settings:
+    """Settings on SQLite + filesystem broker, or PostgreSQL + Redis, migrated and empty."""
+    if request.param == "postgres":
+        db_url = request.getfixturevalue("pg_database")
+        broker = request.getfixturevalue("redis_broker")
+    else:
+        db_url, broker = "", ""
+    result = Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        broker_url=broker,
+        heartbeat_s=0.5,
+        worker_lost_after_s=4.0,
+    )
+    upgrade_database(result)
+    if request.param == "postgres":
+        _truncate(db_url)
+    return result
+
+
+class RecordingDispatcher:
+    """Stands in for the broker in API tests that must not run jobs."""
+
+    def __init__(self):
+        self.sent, self.revoked = [], []
+
+    def dispatch(self, job) -> None:
+        """Remember the job instead of queueing it."""
+        self.sent.append(job.id)
+
+    def revoke(self, job) -> None:
+        """Remember the revoke."""
+        self.revoked.append(job.id)
+
+
+@pytest.fixture
+def dispatcher() -> RecordingDispatcher:
+    """A dispatcher that records jobs."""
+    return RecordingDispatcher()
+
+
+@pytest.fixture
+def client(settings: Settings, dispatcher: RecordingDispatcher):
+    """An in-process API client (jobs are recorded, not run)."""
+    from fastapi.testclient import TestClient
+
+    from backend.app import create_app
+
+    with TestClient(create_app(settings, dispatcher=dispatcher)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def project(client) -> dict:
+    """A project with the default classes."""
+    return client.post("/api/projects", json={"name": "streets"}).json()
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path: Path):
+    """The web app and a real Celery worker as separate processes."""
+    server = LiveServer(settings, tmp_path / "logs")
+    server.start()
+    yield server
+    server.stop()

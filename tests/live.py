@@ -1,0 +1,116 @@
+"""Start and stop the real web and worker processes for integration and browser tests."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from backend.config import Settings
+
+
+def free_port() -> int:
+    """An unused TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """`segtune web` and `segtune worker` subprocesses sharing one configuration."""
+
+    def __init__(self, settings: Settings, log_dir: Path):
+        self.settings = settings
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_dir = log_dir
+        self.web: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+
+    def env(self) -> dict[str, str]:
+        """Environment that carries the settings to child processes."""
+        env = dict(os.environ)
+        s = self.settings
+        env.update(
+            SEGTUNE_DATA_DIR=str(s.data_path),
+            SEGTUNE_DATABASE_URL=s.database_url,
+            SEGTUNE_BROKER_URL=s.broker_url,
+            SEGTUNE_HOST="127.0.0.1",
+            SEGTUNE_PORT=str(self.port),
+            SEGTUNE_HEARTBEAT_S=str(s.heartbeat_s),
+            SEGTUNE_WORKER_LOST_AFTER_S=str(s.worker_lost_after_s),
+        )
+        return env
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")
+        return subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", *args],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start_worker(self, queues: str = "cpu,gpu") -> subprocess.Popen:
+        """Start one more worker process and wait until it is ready."""
+        proc = self._spawn(f"worker{len(self.workers)}", "worker", "--queues", queues)
+        self.workers.append(proc)
+        log = self.log_dir / f"worker{len(self.workers) - 1}.log"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{log.read_text()}")
+            if log.exists() and " ready." in log.read_text():
+                return proc
+            time.sleep(0.2)
+        raise RuntimeError(f"worker did not start:\n{log.read_text()}")
+
+    def start(self) -> None:
+        """Start web + one worker."""
+        self.web = self._spawn("web", "web")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self.web.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((self.log_dir / "web.log").read_text())
+            time.sleep(0.2)
+        self.start_worker()
+
+    def kill_worker(self, proc: subprocess.Popen) -> None:
+        """kill -9 a worker and all its pool children."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def stop(self) -> None:
+        """Stop every process started."""
+        for proc in [*self.workers, self.web]:
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in [*self.workers, self.web]:
+            if proc is None:
+                continue
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def wait_job(self, job_id: int, timeout: float = 60) -> dict:
+        """Poll a job until it finishes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{self.url}/api/jobs/{job_id}").json()
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                return job
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} did not finish: {job}")
