@@ -6,9 +6,10 @@ class DomainError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, **extra):
         super().__init__(message)
         self.message = message
+        self.extra = extra
 
 
 class NotFound(DomainError):
@@ -39,3 +40,9 @@ class Unavailable(DomainError):
     """A service the request needs (database, broker) is not reachable."""
 
     status_code = 503
+
+
+class PreconditionRequired(DomainError):
+    """A conditional request was sent without its precondition (If-Match)."""
+
+    status_code = 428

@@ -8,7 +8,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from backend.api.deps import get_session, get_settings
-from backend.services import jobs, projects
+from backend.services import frames, jobs, projects
 
 TEMPLATES = Jinja2Templates(
     directory=Path(__file__).resolve().parents[2] / "frontend" / "templates"
@@ -46,3 +46,14 @@ def job_page(job_id: int, request: Request, session: Session = Depends(get_sessi
     """A job with live progress."""
     job = jobs.get_job(session, job_id)
     return TEMPLATES.TemplateResponse(request, "job.html", {"job": job})
+
+
+@router.get("/frames/{frame_id}", response_class=HTMLResponse)
+def painter_page(frame_id: int, request: Request, session: Session = Depends(get_session)):
+    """The mask painter for one frame."""
+    frame = frames.get_frame(session, frame_id)
+    project = projects.get_project(session, frame.project_id)
+    neighbours = frames.neighbours(session, frame)
+    return TEMPLATES.TemplateResponse(
+        request, "painter.html", {"frame": frame, "project": project, "neighbours": neighbours}
+    )

@@ -3,7 +3,8 @@
 from backend.models.base import Base
 from backend.models.frame import Frame
 from backend.models.job import Job
+from backend.models.mask import Mask
 from backend.models.project import LabelClass, Project
 from backend.models.video import Video
 
-__all__ = ["Base", "Frame", "Job", "LabelClass", "Project", "Video"]
+__all__ = ["Base", "Frame", "Job", "LabelClass", "Mask", "Project", "Video"]

@@ -31,3 +31,4 @@ class Frame(Timestamped, Base):
     split: Mapped[str | None] = mapped_column(String(10))
     split_locked: Mapped[bool] = mapped_column(default=False)
     label_status: Mapped[str] = mapped_column(String(20), default="unlabeled")
+    mask_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -51,6 +51,7 @@ class FrameOut(BaseModel):
     split: str | None
     split_locked: bool
     label_status: str
+    mask_version: int
 
 
 class FrameUpdate(BaseModel):

@@ -131,3 +131,13 @@ def thumbnail(session: Session, storage: LocalStorage, frame_id: int) -> bytes:
                 image.convert("RGB").save(fh, format="JPEG", quality=85)
     with storage.open_read(key) as fh:
         return fh.read()
+
+
+def neighbours(session: Session, frame: Frame) -> dict[str, int | None]:
+    """Ids of the previous and next frame in the project's grid order."""
+    ids = [f.id for f in list_frames(session, frame.project_id)]
+    pos = ids.index(frame.id)
+    return {
+        "previous": ids[pos - 1] if pos > 0 else None,
+        "next": ids[pos + 1] if pos + 1 < len(ids) else None,
+    }

@@ -130,7 +130,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_frames_video_id"), ["video_id"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("frames", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_frames_video_id"))

@@ -1,0 +1,87 @@
+"""Mask routes: PNG of class ids with ETag / If-Match versioning."""
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from backend.api.deps import get_session, get_storage
+from backend.errors import TooLarge
+from backend.schemas.masks import MaskSaved, MaskVersionOut
+from backend.services import masks
+
+router = APIRouter(tags=["masks"])
+MAX_MASK_BYTES = 64 * 2**20
+PNG_BODY = {
+    "requestBody": {
+        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        "required": True,
+    }
+}
+
+
+async def png_body(request: Request) -> bytes:
+    """The raw request body, refused when over the mask size limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_MASK_BYTES:
+        raise TooLarge("A mask PNG may be at most 64 MB.")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_MASK_BYTES:
+            raise TooLarge("A mask PNG may be at most 64 MB.")
+    return bytes(data)
+
+
+def _png(data: bytes, version: int) -> Response:
+    return Response(
+        data, media_type="image/png", headers={"ETag": f'"{version}"', "Cache-Control": "no-store"}
+    )
+
+
+@router.get("/api/frames/{frame_id}/mask", response_class=Response)
+def get_mask(frame_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)):
+    """The current mask (8-bit class ids, 255 = unlabeled) with its version as ETag."""
+    return _png(*masks.read_mask(session, storage, frame_id))
+
+
+@router.put("/api/frames/{frame_id}/mask", response_model=MaskSaved, openapi_extra=PNG_BODY)
+def put_mask(
+    frame_id: int,
+    data: bytes = Depends(png_body),
+    if_match: str | None = Header(None),
+    session: Session = Depends(get_session),
+    storage=Depends(get_storage),
+):
+    """Save a new version; 409 with current_version if If-Match names an older one."""
+    version = masks.parse_if_match(if_match)
+    return masks.save_mask(session, storage, frame_id, data, version)
+
+
+@router.get("/api/frames/{frame_id}/masks", response_model=list[MaskVersionOut])
+def list_mask_versions(frame_id: int, session: Session = Depends(get_session)):
+    """Every saved version, newest first."""
+    return masks.list_versions(session, frame_id)
+
+
+@router.get("/api/frames/{frame_id}/masks/{version}", response_class=Response)
+def get_mask_version(
+    frame_id: int,
+    version: int,
+    session: Session = Depends(get_session),
+    storage=Depends(get_storage),
+):
+    """One saved version's PNG."""
+    return _png(masks.read_version(session, storage, frame_id, version), version)
+
+
+@router.post("/api/frames/{frame_id}/masks/{version}/restore", response_model=MaskSaved)
+def restore_mask_version(
+    frame_id: int,
+    version: int,
+    if_match: str | None = Header(None),
+    session: Session = Depends(get_session),
+    storage=Depends(get_storage),
+):
+    """Make an earlier version current again (stored as a new version)."""
+    expected = masks.parse_if_match(if_match)
+    return masks.restore_version(session, storage, frame_id, version, expected)

@@ -1,0 +1,57 @@
+"""Mask PNGs: single-channel 8-bit class ids, 255 = unlabeled; decode strictly, encode fast."""
+
+import io
+import zlib
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from backend.errors import Invalid
+
+UNLABELED = 255
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def decode_mask(data: bytes, width: int, height: int, n_classes: int) -> np.ndarray:
+    """Check and decode an uploaded mask; every rejection says why."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise Invalid("The mask must be a PNG image (Content-Type image/png).")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.mode not in ("L", "P"):
+                raise Invalid(
+                    f"The mask must have one 8-bit channel of class ids; this PNG is {image.mode}."
+                )
+            if image.size != (width, height):
+                raise Invalid(
+                    f"The mask is {image.width}x{image.height}; the frame is {width}x{height}."
+                )
+            labels = np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, zlib.error) as exc:
+        raise Invalid("The mask PNG is corrupt and cannot be decoded.") from exc
+    counts = np.bincount(labels.ravel(), minlength=256)
+    bad = [v for v in np.flatnonzero(counts) if v >= n_classes and v != UNLABELED]
+    if bad:
+        raise Invalid(
+            f"The mask contains value {int(bad[0])}, which is not a class index "
+            f"(0-{n_classes - 1}) or 255 (unlabeled)."
+        )
+    return labels
+
+
+def pixel_counts(labels: np.ndarray) -> dict[str, int]:
+    """Pixels per class id present (keys are ids as strings, '255' = unlabeled)."""
+    counts = np.bincount(labels.ravel(), minlength=256)
+    return {str(int(v)): int(counts[v]) for v in np.flatnonzero(counts)}
+
+
+def encode_mask(labels: np.ndarray) -> bytes:
+    """PNG bytes of a label map (fast compression: masks are mostly flat regions)."""
+    buf = io.BytesIO()
+    Image.fromarray(labels.astype(np.uint8), mode="L").save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def blank_mask(width: int, height: int, initial: str) -> np.ndarray:
+    """The starting mask of a frame: all unlabeled, or all background (class 0)."""
+    return np.full((height, width), 0 if initial == "background" else UNLABELED, np.uint8)

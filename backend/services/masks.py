@@ -1,0 +1,135 @@
+"""Mask versions of frames: read, save with optimistic concurrency, list, restore."""
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend.errors import Conflict, Invalid, NotFound, PreconditionRequired
+from backend.models import Frame, Mask
+from backend.services.frames import get_frame
+from backend.services.mask_codec import blank_mask, decode_mask, encode_mask, pixel_counts
+from backend.services.projects import get_project
+from backend.storage import LocalStorage, new_key
+
+
+class StaleVersion(Conflict):
+    """The client edited an older version than the one stored."""
+
+    def __init__(self, frame_id: int, current: int):
+        super().__init__(
+            f"Frame {frame_id}'s mask changed since you loaded it (now version {current}); "
+            "reload it or overwrite it.",
+            current_version=current,
+        )
+
+
+def parse_if_match(header: str | None) -> int:
+    """The version in an If-Match header like '"3"'."""
+    if header is None:
+        raise PreconditionRequired(
+            'Send the version you edited in an If-Match header, e.g. If-Match: "0".'
+        )
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise Invalid(f"If-Match must hold a mask version number, not {header!r}.")
+    return int(value)
+
+
+def read_mask(session: Session, storage: LocalStorage, frame_id: int) -> tuple[bytes, int]:
+    """The current mask PNG and its version (version 0 = the project's blank start mask)."""
+    frame = get_frame(session, frame_id)
+    if frame.mask_version == 0:
+        project = get_project(session, frame.project_id)
+        return encode_mask(blank_mask(frame.width, frame.height, project.initial_mask)), 0
+    return _version_bytes(session, storage, frame, frame.mask_version), frame.mask_version
+
+
+def _version_bytes(session: Session, storage: LocalStorage, frame: Frame, version: int) -> bytes:
+    mask = session.scalar(select(Mask).where(Mask.frame_id == frame.id, Mask.version == version))
+    if mask is None:
+        raise NotFound(f"Frame {frame.id} has no mask version {version}.")
+    with storage.open_read(mask.storage_key) as fh:
+        return fh.read()
+
+
+def save_mask(
+    session: Session,
+    storage: LocalStorage,
+    frame_id: int,
+    data: bytes,
+    expected_version: int,
+    source: str = "painter",
+) -> Mask:
+    """Store a new version if the client edited the current one; file first, then the row."""
+    frame = get_frame(session, frame_id)
+    project = get_project(session, frame.project_id)
+    labels = decode_mask(data, frame.width, frame.height, len(project.classes))
+    return _store(session, storage, frame, labels, data, expected_version, source)
+
+
+def _store(
+    session: Session,
+    storage: LocalStorage,
+    frame: Frame,
+    labels: np.ndarray,
+    data: bytes,
+    expected_version: int,
+    source: str,
+) -> Mask:
+    if frame.mask_version != expected_version:
+        raise StaleVersion(frame.id, frame.mask_version)
+    key = new_key(f"projects/{frame.project_id}/masks", ".png")
+    storage.put_bytes(key, data)
+    # The conditional update is the lock: of two concurrent saves of one version, one wins.
+    won = session.execute(
+        update(Frame)
+        .where(Frame.id == frame.id, Frame.mask_version == expected_version)
+        .values(
+            mask_version=expected_version + 1,
+            label_status=_status_after_save(frame.label_status),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        storage.delete(key)
+        session.rollback()
+        raise StaleVersion(frame.id, get_frame(session, frame.id).mask_version)
+    mask = Mask(
+        frame_id=frame.id,
+        version=expected_version + 1,
+        storage_key=key,
+        class_pixel_counts=pixel_counts(labels),
+        source=source,
+    )
+    session.add(mask)
+    try:
+        session.flush()
+    except Exception:
+        storage.delete(key)
+        raise
+    session.refresh(frame)
+    return mask
+
+
+def _status_after_save(status: str) -> str:
+    return "in_progress" if status == "unlabeled" else status
+
+
+def list_versions(session: Session, frame_id: int) -> list[Mask]:
+    """Every saved version of a frame's mask, newest first."""
+    get_frame(session, frame_id)
+    query = select(Mask).where(Mask.frame_id == frame_id).order_by(Mask.version.desc())
+    return list(session.scalars(query))
+
+
+def read_version(session: Session, storage: LocalStorage, frame_id: int, version: int) -> bytes:
+    """The PNG of one saved version."""
+    return _version_bytes(session, storage, get_frame(session, frame_id), version)
+
+
+def restore_version(
+    session: Session, storage: LocalStorage, frame_id: int, version: int, expected_version: int
+) -> Mask:
+    """Make an earlier version current again, as a new version (history is never rewritten)."""
+    data = read_version(session, storage, frame_id, version)
+    return save_mask(session, storage, frame_id, data, expected_version, source="restore")
