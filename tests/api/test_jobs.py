@@ -53,7 +53,8 @@ def test_reaper_fails_jobs_without_heartbeat(client, settings):
         _job(client, status="running", heartbeat_at=utcnow()),
     )
     with session_scope(client.app.state.sessions) as session:
-        assert jobs.reap_lost_jobs(session, settings) == [stale]
+        # The app's own background reaper may get there first; either way only `stale` goes.
+        assert set(jobs.reap_lost_jobs(session, settings)) <= {stale}
     body = client.get(f"/api/jobs/{stale}").json()
     assert body["status"] == "failed" and "worker lost" in body["error"]
     assert client.get(f"/api/jobs/{fresh}").json()["status"] == "running"
