@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 
 from backend.config import Settings
 from backend.db import upgrade_database
+from backend.models import Base
 from tests.live import LiveServer
 
 PG_URL = os.environ.get("SEGTUNE_TEST_DATABASE_URL")
@@ -62,7 +63,7 @@ def redis_broker():
 def _truncate(url: str) -> None:
     engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE projects, videos, frames, jobs, label_classes CASCADE"))
+        conn.execute(text(f"TRUNCATE {', '.join(Base.metadata.tables)} CASCADE"))
     engine.dispose()
 
 

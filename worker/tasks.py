@@ -27,6 +27,14 @@ def sample(self, job_id: int) -> str:
     return run_job(job_id, run_sampling, *_deps(self.app))
 
 
+@shared_task(name="segtune.register_model", bind=True)
+def register_model(self, job_id: int) -> str:
+    """Inspect an uploaded checkpoint."""
+    from worker.registration import run_registration
+
+    return run_job(job_id, run_registration, *_deps(self.app))
+
+
 @worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
     # Database connections must not be shared across fork: each child makes its own.

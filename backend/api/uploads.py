@@ -20,6 +20,9 @@ class UploadedFile:
     size: int = 0
 
 
+MAX_FIELD_BYTES = 64 * 1024
+
+
 @dataclass
 class _State:
     headers: dict[bytes, bytes] = field(default_factory=dict)
@@ -27,13 +30,21 @@ class _State:
     header_value: bytes = b""
     current: UploadedFile | None = None
     handle: object = None
+    text_field: str | None = None
     total: int = 0
 
 
 async def receive_files(
-    request: Request, storage: LocalStorage, fields: set[str], limit_bytes: int
+    request: Request,
+    storage: LocalStorage,
+    fields: set[str],
+    limit_bytes: int,
+    texts: dict[str, str] | None = None,
 ) -> list[UploadedFile]:
-    """Spool the named file fields of a multipart request to disk, enforcing a size limit."""
+    """Spool the named file fields of a multipart request to disk, enforcing a size limit.
+
+    Small non-file fields are collected into `texts` when a dict is given.
+    """
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in options:
         raise Invalid("Send the file as multipart/form-data.")
@@ -61,8 +72,15 @@ async def receive_files(
             state.current = UploadedFile(name, raw.decode("utf-8", "replace"), storage.temp_path())
             state.handle = open(state.current.path, "wb")
             files.append(state.current)
+        elif texts is not None and raw is None:
+            state.text_field = name
+            texts[name] = ""
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state.text_field is not None and texts is not None:
+            texts[state.text_field] += data[start:end].decode("utf-8", "replace")
+            if len(texts[state.text_field]) > MAX_FIELD_BYTES:
+                raise Invalid(f"The form field {state.text_field!r} is too long.")
         if state.current is not None:
             state.total += end - start
             if state.total > limit_bytes:
@@ -73,7 +91,7 @@ async def receive_files(
     def on_part_end() -> None:
         if state.handle is not None:
             state.handle.close()
-        state.current, state.handle = None, None
+        state.current, state.handle, state.text_field = None, None, None
         state.headers, state.header_field, state.header_value = {}, b"", b""
 
     parser = MultipartParser(

@@ -5,6 +5,7 @@ from backend.models.frame import Frame
 from backend.models.job import Job
 from backend.models.mask import Mask
 from backend.models.project import LabelClass, Project
+from backend.models.seg_model import SegModel
 from backend.models.video import Video
 
-__all__ = ["Base", "Frame", "Job", "LabelClass", "Mask", "Project", "Video"]
+__all__ = ["Base", "Frame", "Job", "LabelClass", "Mask", "Project", "SegModel", "Video"]

@@ -1,0 +1,101 @@
+"""Model registry routes."""
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
+
+from backend.api.deps import get_dispatcher, get_session, get_settings, get_storage
+from backend.api.uploads import discard, receive_files
+from backend.errors import Invalid
+from backend.schemas.seg_models import SegModelOut
+from backend.services import jobs, seg_models
+
+router = APIRouter(prefix="/api/models", tags=["models"])
+FORM_FIELDS = {
+    "file": {"type": "string", "format": "binary"},
+    "name": {"type": "string"},
+    "project_id": {"type": "integer"},
+    "architecture": {"type": "string", "enum": list(seg_models.ARCHITECTURES)},
+    "output_stride": {"type": "integer", "enum": [8, 16]},
+    "preset": {"type": "string", "enum": ["cityscapes19", "cityscapes20"]},
+    "sha256": {"type": "string"},
+}
+UPLOAD_BODY = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": FORM_FIELDS, "required": ["file"]}
+            }
+        },
+        "required": True,
+    }
+}
+
+
+def _int(texts: dict[str, str], key: str) -> int | None:
+    value = texts.get(key, "").strip()
+    if not value:
+        return None
+    if not value.lstrip("-").isdigit():
+        raise Invalid(f"{key} must be an integer.")
+    return int(value)
+
+
+@router.post("", response_model=SegModelOut, status_code=202, openapi_extra=UPLOAD_BODY)
+async def upload_model(
+    request: Request,
+    session: Session = Depends(get_session),
+    storage=Depends(get_storage),
+    settings=Depends(get_settings),
+    dispatcher=Depends(get_dispatcher),
+):
+    """Register a checkpoint (multipart `file` + metadata fields); a worker inspects it."""
+    texts: dict[str, str] = {}
+    files = await receive_files(request, storage, {"file"}, settings.max_upload_bytes, texts)
+    try:
+        if len(files) != 1:
+            raise Invalid("Send exactly one checkpoint in the multipart field 'file'.")
+        project_id, output_stride = _int(texts, "project_id"), _int(texts, "output_stride")
+    except Invalid:
+        discard(files)
+        raise
+    model, job = seg_models.register_model(
+        session,
+        storage,
+        settings,
+        files[0].path,
+        files[0].filename,
+        name=texts.get("name") or None,
+        project_id=project_id,
+        architecture=texts.get("architecture") or None,
+        output_stride=output_stride,
+        preset=texts.get("preset") or None,
+        expected_sha256=texts.get("sha256") or None,
+    )
+    jobs.enqueue(session, job, dispatcher.dispatch)
+    return model
+
+
+@router.get("", response_model=list[SegModelOut])
+def list_models(project_id: int | None = None, session: Session = Depends(get_session)):
+    """Models of a project (and shared base models), or all."""
+    return seg_models.list_models(session, project_id)
+
+
+@router.get("/{model_id}", response_model=SegModelOut)
+def get_model(model_id: int, session: Session = Depends(get_session)):
+    """One model."""
+    return seg_models.get_model(session, model_id)
+
+
+@router.get("/{model_id}/download", response_class=FileResponse)
+def download_model(
+    model_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)
+):
+    """The checkpoint file (weights under `model_state`, public DeepLabV3Plus-Pytorch layout)."""
+    model = seg_models.get_model(session, model_id)
+    return FileResponse(
+        storage.path(model.storage_key),
+        media_type="application/octet-stream",
+        filename=model.filename,
+    )

@@ -1,0 +1,123 @@
+"""Model registry: base checkpoints users add and the models fine-tuning produces."""
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.errors import Invalid, NotFound
+from backend.models import Job, SegModel
+from backend.services.jobs import create_job
+from backend.services.naming import display_filename
+from backend.services.projects import get_project
+from backend.storage import LocalStorage, new_key
+from worker.ml.presets import PRESETS
+
+ARCHITECTURES = (
+    "deeplabv3plus_mobilenet",
+    "deeplabv3plus_resnet50",
+    "deeplabv3plus_resnet101",
+    "espnetv2",
+)
+OUTPUT_STRIDES = (8, 16)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def register_model(
+    session: Session,
+    storage: LocalStorage,
+    settings: Settings,
+    upload: Path,
+    filename: str | None,
+    *,
+    name: str | None = None,
+    project_id: int | None = None,
+    architecture: str | None = None,
+    output_stride: int | None = None,
+    preset: str | None = None,
+    expected_sha256: str | None = None,
+) -> tuple[SegModel, Job]:
+    """Keep a checkpoint file and queue the worker job that inspects it (the web has no torch)."""
+    try:
+        if project_id is not None:
+            get_project(session, project_id)
+        if architecture is not None and architecture not in ARCHITECTURES:
+            raise Invalid(f"architecture must be one of {', '.join(ARCHITECTURES)}.")
+        if output_stride is not None and output_stride not in OUTPUT_STRIDES:
+            raise Invalid("output_stride must be 8 or 16.")
+        if preset is not None and preset not in PRESETS:
+            raise Invalid(f"preset must be one of {', '.join(PRESETS)}.")
+        size = upload.stat().st_size
+        if size == 0:
+            raise Invalid("The checkpoint file is empty.")
+        digest = file_sha256(upload)
+        if expected_sha256 and digest != expected_sha256.lower():
+            raise Invalid(f"SHA-256 mismatch: expected {expected_sha256}, got {digest}.")
+        label = display_filename(filename, "model.pth")
+        key = new_key("models", ".pth")
+        storage.put_file(upload, key)
+    finally:
+        upload.unlink(missing_ok=True)
+    model = SegModel(
+        project_id=project_id,
+        name=(name or label).strip()[:200] or label,
+        kind="base",
+        status="pending",
+        architecture=architecture,
+        output_stride=output_stride,
+        preset=preset,
+        storage_key=key,
+        filename=label,
+        size_bytes=size,
+        sha256=digest,
+    )
+    session.add(model)
+    session.flush()
+    job = create_job(session, "register_model", {"model_id": model.id}, project_id, queue="gpu")
+    return model, job
+
+
+def copy_in(storage: LocalStorage, path: Path) -> Path:
+    """Copy a local checkpoint into the media temp area (for the CLI)."""
+    if not path.is_file():
+        raise Invalid(f"{path} is not a file.")
+    tmp = storage.temp_path(".pth")
+    shutil.copyfile(path, tmp)
+    return tmp
+
+
+def get_model(session: Session, model_id: int) -> SegModel:
+    """A model by id, or NotFound."""
+    model = session.get(SegModel, model_id)
+    if model is None:
+        raise NotFound(f"Model {model_id} does not exist.")
+    return model
+
+
+def list_models(session: Session, project_id: int | None = None) -> list[SegModel]:
+    """Models usable in a project (its own and shared ones), or all models."""
+    query = select(SegModel).order_by(SegModel.id.desc())
+    if project_id is not None:
+        query = query.where(or_(SegModel.project_id == project_id, SegModel.project_id.is_(None)))
+    return list(session.scalars(query))
+
+
+def ready_model(session: Session, model_id: int) -> SegModel:
+    """A model that finished registration, or a clear error."""
+    model = get_model(session, model_id)
+    if model.status != "ready":
+        raise Invalid(
+            f"Model {model_id} is not ready ({model.status}): {model.error or ''}".strip()
+        )
+    return model

@@ -1,0 +1,53 @@
+"""Job body that inspects an uploaded checkpoint with torch and fills in its registry row."""
+
+from typing import Any
+
+from backend.db import session_scope
+from backend.errors import Invalid
+from backend.services.seg_models import get_model
+from worker.ml.checkpoints import build_from_checkpoint, describe, load_checkpoint
+from worker.ml.presets import PRESETS
+
+
+def hex_color(color) -> str:
+    """'#rrggbb' from an [r, g, b] list (or pass a hex string through)."""
+    if isinstance(color, str):
+        return color
+    return "#" + "".join(f"{int(c):02x}" for c in color[:3])
+
+
+def rgb_color(color) -> list[int]:
+    """[r, g, b] from '#rrggbb' (or pass a list through)."""
+    if isinstance(color, str):
+        return [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    return [int(c) for c in color[:3]]
+
+
+def run_registration(ctx) -> dict[str, Any]:
+    """Load the file strictly into its architecture; record what it is or why it is unusable."""
+    with session_scope(ctx.sessions) as session:
+        model = get_model(session, ctx.params["model_id"])
+        path = ctx.storage.path(model.storage_key)
+        arch, stride, preset = model.architecture, model.output_stride, model.preset
+    ctx.progress(0.1, "loading checkpoint")
+    try:
+        ckpt = load_checkpoint(path)
+        classes = PRESETS[preset] if preset else None
+        meta = describe(ckpt, arch, stride, classes)
+        build_from_checkpoint(ckpt, meta)
+    except Exception as exc:  # noqa: BLE001 - any load failure is the file's fault, say why
+        message = f"The checkpoint cannot be used: {exc}"
+        with session_scope(ctx.sessions) as session:
+            row = get_model(session, ctx.params["model_id"])
+            row.status, row.error = "failed", message[:2000]
+        raise Invalid(message) from exc
+    with session_scope(ctx.sessions) as session:
+        row = get_model(session, ctx.params["model_id"])
+        row.status, row.error = "ready", None
+        row.architecture, row.output_stride = meta.architecture, meta.output_stride
+        row.classes = [
+            {"index": c["index"], "name": c["name"], "color": hex_color(c["color"])}
+            for c in meta.classes
+        ]
+        row.metrics = meta.metrics
+    return {"model_id": ctx.params["model_id"], "architecture": meta.architecture}
