@@ -10,7 +10,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend.api import frames, health, jobs, masks, pages, projects, seg_models, videos
+from backend.api import (
+    frames,
+    health,
+    jobs,
+    masks,
+    pages,
+    projects,
+    seg_models,
+    training,
+    videos,
+)
 from backend.config import Settings, load_settings
 from backend.db import make_engine, make_sessionmaker, session_scope
 from backend.errors import DomainError
@@ -72,7 +82,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)
 
-    for module in (health, projects, videos, frames, masks, seg_models, jobs, pages):
+    for module in (health, projects, videos, frames, masks, seg_models, training, jobs, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
     return app

@@ -24,8 +24,10 @@ WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 class RunningJob:
     """The JobContext handed to job bodies."""
 
-    def __init__(self, job_id: int, params: dict, sessions, storage, settings: Settings):
-        self.job_id, self.params = job_id, params
+    def __init__(
+        self, job_id: int, project_id: int | None, params: dict, sessions, storage, settings
+    ):
+        self.job_id, self.project_id, self.params = job_id, project_id, params
         self.sessions, self.storage, self.settings = sessions, storage, settings
 
     def progress(self, fraction: float, message: str) -> None:
@@ -34,6 +36,11 @@ class RunningJob:
             cancel = jobs.report_progress(session, self.job_id, fraction, message)
         if cancel:
             raise jobs.JobCancelled()
+
+    def publish(self, detail: dict[str, Any]) -> None:
+        """Store live detail (loss curves, newest overlays) for watchers."""
+        with session_scope(self.sessions) as session:
+            jobs.publish_detail(session, self.job_id, detail)
 
 
 class _Heartbeat(threading.Thread):
@@ -65,12 +72,13 @@ def run_job(
         if not jobs.claim_job(session, job_id, WORKER_NAME):
             log.info("job %s is not queued; skipping a re-delivery", job_id)
             return "skipped"
-        params = dict(jobs.get_job(session, job_id).params or {})
+        job = jobs.get_job(session, job_id)
+        params, project_id = dict(job.params or {}), job.project_id
     beat = _Heartbeat(job_id, sessions, settings.heartbeat_s)
     beat.start()
     started = time.monotonic()
     try:
-        result = body(RunningJob(job_id, params, sessions, storage, settings))
+        result = body(RunningJob(job_id, project_id, params, sessions, storage, settings))
         status, kwargs = "succeeded", {"result": result, "message": "done"}
     except jobs.JobCancelled:
         status, kwargs = "cancelled", {"message": "cancelled"}

@@ -35,6 +35,22 @@ def register_model(self, job_id: int) -> str:
     return run_job(job_id, run_registration, *_deps(self.app))
 
 
+@shared_task(name="segtune.train", bind=True)
+def train(self, job_id: int) -> str:
+    """Fine-tune a model on a project's labeled frames."""
+    from worker.training import run_training
+
+    return run_job(job_id, run_training, *_deps(self.app))
+
+
+@shared_task(name="segtune.evaluate", bind=True)
+def evaluate(self, job_id: int) -> str:
+    """Score models on a project's test split."""
+    from worker.evaluation import run_evaluation
+
+    return run_job(job_id, run_evaluation, *_deps(self.app))
+
+
 @worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
     # Database connections must not be shared across fork: each child makes its own.

@@ -20,6 +20,7 @@ class JobOut(BaseModel):
     error: str | None
     params: dict[str, Any]
     result: dict[str, Any] | None
+    detail: dict[str, Any] | None = None
     attempts: int
     created_at: datetime
     started_at: datetime | None

@@ -114,6 +114,11 @@ def report_progress(session: Session, job_id: int, progress: float, message: str
     return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
 
+def publish_detail(session: Session, job_id: int, detail: dict[str, Any]) -> None:
+    """Store a running job's live detail."""
+    session.execute(update(Job).where(Job.id == job_id).values(detail=detail))
+
+
 def heartbeat(session: Session, job_id: int) -> None:
     """Tell the reaper the job's worker is still alive."""
     session.execute(
@@ -168,6 +173,7 @@ class JobContext(Protocol):
     """What a running job's body gets from the worker: ids, dependencies and progress."""
 
     job_id: int
+    project_id: int | None
     params: dict[str, Any]
     sessions: sessionmaker[Session]
     storage: LocalStorage
@@ -175,6 +181,9 @@ class JobContext(Protocol):
 
     def progress(self, fraction: float, message: str) -> None:
         """Report progress; raises JobCancelled when the user asked to stop."""
+
+    def publish(self, detail: dict[str, Any]) -> None:
+        """Replace the live detail (curves, newest pictures) that watchers of the job see."""
 
 
 def enqueue(session: Session, job: Job, dispatcher: Dispatcher) -> Job:

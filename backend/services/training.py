@@ -1,0 +1,157 @@
+"""Launching fine-tunes and evaluations: data checks, presets, and the labeled frames to use."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.errors import Invalid
+from backend.models import Frame, Job, Mask
+from backend.services.jobs import create_job
+from backend.services.projects import get_project
+from backend.services.seg_models import ready_model
+from backend.storage import LocalStorage
+from worker.ml.presets import default_class_map
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The seed study: batch 8, 24 iterations (6 epochs of 32 frames), crop 768, all-class CE.
+    "seed-study": {"batch_size": 8, "iterations": 24, "crop_size": 768, "lr": 0.01, "val_every": 1},
+    # A few-second smoke run for trying the pipeline on any machine.
+    "quick": {"batch_size": 2, "iterations": 4, "crop_size": 256, "lr": 0.01, "val_every": 2},
+}
+TUNABLE = (
+    "iterations",
+    "batch_size",
+    "crop_size",
+    "lr",
+    "seed",
+    "val_every",
+    "hflip",
+    "color_jitter",
+    "scale_min",
+    "scale_max",
+    "flip_tta",
+    "device",
+)
+
+
+@dataclass(frozen=True)
+class LabeledFrame:
+    """A frame with a saved mask, as the worker needs it."""
+
+    frame_id: int
+    name: str
+    split: str | None
+    image_path: str
+    mask_path: str
+
+
+def labeled_frames(session: Session, storage: LocalStorage, project_id: int) -> list[LabeledFrame]:
+    """Frames with a current mask version, in grid order."""
+    query = (
+        select(Frame, Mask)
+        .join(Mask, (Mask.frame_id == Frame.id) & (Mask.version == Frame.mask_version))
+        .where(Frame.project_id == project_id, Frame.mask_version > 0)
+        .order_by(Frame.video_id, Frame.index, Frame.id)
+    )
+    return [
+        LabeledFrame(
+            frame_id=frame.id,
+            name=frame.source_name or f"frame{frame.id}",
+            split=frame.split,
+            image_path=str(storage.path(frame.storage_key)),
+            mask_path=str(storage.path(mask.storage_key)),
+        )
+        for frame, mask in session.execute(query)
+    ]
+
+
+def check_data(session: Session, project_id: int) -> dict[str, Any]:
+    """What stands between this project's labels and a meaningful fine-tune, plainly said."""
+    project = get_project(session, project_id)
+    frames = list(session.scalars(select(Frame).where(Frame.project_id == project_id)))
+    labeled = {
+        s: [f for f in frames if f.split == s and f.mask_version > 0]
+        for s in ("train", "val", "test")
+    }
+    blocking, warnings = [], []
+    if not labeled["train"]:
+        blocking.append("No labeled frames in the train split.")
+    for split in ("val", "test"):
+        if not labeled[split]:
+            warnings.append(f"No labeled frames in the {split} split.")
+    seen: set[int] = set()
+    for frame in labeled["train"]:
+        mask = session.scalar(
+            select(Mask).where(Mask.frame_id == frame.id, Mask.version == frame.mask_version)
+        )
+        seen |= {int(k) for k, n in mask.class_pixel_counts.items() if n and k != "255"}
+    missing = [c.name for c in project.classes if c.index not in seen]
+    if labeled["train"] and missing:
+        warnings.append(f"Never labeled in train: {', '.join(missing)}.")
+    in_progress = sum(1 for f in frames if f.label_status == "in_progress")
+    if in_progress:
+        warnings.append(f"{in_progress} frames are still in progress (not marked done).")
+    return {
+        "ok": not blocking and not warnings,
+        "can_proceed": not blocking,
+        "blocking": blocking,
+        "warnings": warnings,
+        "labeled": {s: len(v) for s, v in labeled.items()},
+    }
+
+
+def request_training(
+    session: Session, project_id: int, options: dict[str, Any], force: bool = False
+) -> Job:
+    """Validate a fine-tune request and create its job (the caller enqueues it)."""
+    check = check_data(session, project_id)
+    if check["blocking"] or (check["warnings"] and not force):
+        problems = check["blocking"] + check["warnings"]
+        raise Invalid(
+            " ".join(problems)
+            + ("" if check["blocking"] else " Send force=true to proceed anyway."),
+            check=check,
+        )
+    preset = options.get("preset") or "seed-study"
+    if preset not in PRESETS:
+        raise Invalid(f"preset must be one of {', '.join(PRESETS)}.")
+    params: dict[str, Any] = {"preset": preset, **PRESETS[preset]}
+    params.update({k: v for k, v in options.items() if k in TUNABLE and v is not None})
+    base_id = options.get("base_model_id")
+    if base_id is not None:
+        base = ready_model(session, base_id)
+        params["base_model_id"] = base.id
+        params["class_map"] = _class_map(session, project_id, base, options.get("class_map"))
+    return create_job(session, "train", params, project_id, queue="gpu")
+
+
+def _class_map(session: Session, project_id: int, base, given: list[int] | None) -> list[int]:
+    """The base -> project class table: given by the user, or matched by class name."""
+    names = [c.name for c in get_project(session, project_id).classes]
+    table = default_class_map(base.classes or [], names) if given is None else list(given)
+    if len(table) != len(base.classes or []):
+        raise Invalid(f"class_map needs {len(base.classes)} entries, one per base model class.")
+    bad = [t for t in table if not 0 <= t < len(names)]
+    if bad:
+        raise Invalid(f"class_map targets {bad} are not project class indices.")
+    # Each project class must start from some base class: no cold head at step 0.
+    orphans = [names[i] for i in range(len(names)) if i not in table]
+    if orphans:
+        raise Invalid(f"No base model class maps to {', '.join(orphans)}; edit the class map.")
+    return table
+
+
+def request_evaluation(
+    session: Session, project_id: int, model_ids: list[int], flip_tta: bool = False
+) -> Job:
+    """Create a job that scores models on the project's test split."""
+    get_project(session, project_id)
+    if not model_ids:
+        raise Invalid("Name at least one model to evaluate.")
+    for model_id in model_ids:
+        ready_model(session, model_id)
+    return create_job(
+        session, "evaluate", {"model_ids": model_ids, "flip_tta": flip_tta}, project_id, queue="gpu"
+    )
