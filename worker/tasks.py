@@ -51,6 +51,22 @@ def evaluate(self, job_id: int) -> str:
     return run_job(job_id, run_evaluation, *_deps(self.app))
 
 
+@shared_task(name="segtune.prelabel", bind=True)
+def prelabel(self, job_id: int) -> str:
+    """Store a model's predictions as draft masks."""
+    from worker.prelabel import run_prelabel
+
+    return run_job(job_id, run_prelabel, *_deps(self.app))
+
+
+@shared_task(name="segtune.export_onnx", bind=True)
+def export_onnx(self, job_id: int) -> str:
+    """Export a model to ONNX."""
+    from worker.onnx_export import run_onnx_export
+
+    return run_job(job_id, run_onnx_export, *_deps(self.app))
+
+
 @worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
     # Database connections must not be shared across fork: each child makes its own.

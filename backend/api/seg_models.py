@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from backend.api.deps import get_dispatcher, get_session, get_settings, get_storage
 from backend.api.uploads import discard, receive_files
 from backend.errors import Invalid
+from backend.schemas.jobs import JobOut
 from backend.schemas.seg_models import SegModelOut
 from backend.services import jobs, seg_models
 
@@ -99,3 +100,20 @@ def download_model(
         media_type="application/octet-stream",
         filename=model.filename,
     )
+
+
+@router.post("/{model_id}/onnx", response_model=JobOut, status_code=202)
+def export_onnx(
+    model_id: int, session: Session = Depends(get_session), dispatcher=Depends(get_dispatcher)
+):
+    """Queue an ONNX export (any input size, project classes out)."""
+    return jobs.enqueue(session, seg_models.request_onnx(session, model_id), dispatcher.dispatch)
+
+
+@router.get("/{model_id}/onnx", response_class=FileResponse)
+def download_onnx(
+    model_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)
+):
+    """The ONNX export (input: normalised N x 3 x H x W; output: logits of the same size)."""
+    key, name = seg_models.onnx_file(session, model_id)
+    return FileResponse(storage.path(key), media_type="application/octet-stream", filename=name)

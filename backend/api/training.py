@@ -5,8 +5,8 @@ from sqlalchemy.orm import Session
 
 from backend.api.deps import get_dispatcher, get_session
 from backend.schemas.jobs import JobOut
-from backend.schemas.training import EvaluateRequest, TrainRequest
-from backend.services import jobs, training
+from backend.schemas.training import EvaluateRequest, PrelabelRequest, TrainRequest
+from backend.services import jobs, prelabel, training
 
 router = APIRouter(prefix="/api/projects/{project_id}", tags=["training"])
 
@@ -39,4 +39,18 @@ def evaluate(
 ):
     """Queue scoring of models on the project's test split."""
     job = training.request_evaluation(session, project_id, body.model_ids, body.flip_tta)
+    return jobs.enqueue(session, job, dispatcher.dispatch)
+
+
+@router.post("/prelabel", response_model=JobOut, status_code=202)
+def prelabel_frames(
+    project_id: int,
+    body: PrelabelRequest,
+    session: Session = Depends(get_session),
+    dispatcher=Depends(get_dispatcher),
+):
+    """Queue model predictions as draft masks; a person's mask is kept unless overwrite=true."""
+    job = prelabel.request_prelabel(
+        session, project_id, body.model_id, body.frame_ids, body.overwrite
+    )
     return jobs.enqueue(session, job, dispatcher.dispatch)

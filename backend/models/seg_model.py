@@ -31,6 +31,7 @@ class SegModel(Timestamped, Base):
     filename: Mapped[str] = mapped_column(String(255))
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     sha256: Mapped[str | None] = mapped_column(String(64))
+    onnx_key: Mapped[str | None] = mapped_column(String(255))
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     train_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     base_model_id: Mapped[int | None] = mapped_column(

@@ -27,3 +27,11 @@ class EvaluateRequest(BaseModel):
 
     model_ids: list[int] = Field(min_length=1, max_length=20)
     flip_tta: bool = False
+
+
+class PrelabelRequest(BaseModel):
+    """POST /api/projects/{id}/prelabel: frames default to every frame without a mask."""
+
+    model_id: int
+    frame_ids: list[int] | None = Field(None, max_length=100_000)
+    overwrite: bool = False

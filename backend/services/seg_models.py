@@ -121,3 +121,17 @@ def ready_model(session: Session, model_id: int) -> SegModel:
             f"Model {model_id} is not ready ({model.status}): {model.error or ''}".strip()
         )
     return model
+
+
+def request_onnx(session: Session, model_id: int) -> Job:
+    """Queue an ONNX export of a ready model."""
+    model = ready_model(session, model_id)
+    return create_job(session, "export_onnx", {"model_id": model.id}, model.project_id, "gpu")
+
+
+def onnx_file(session: Session, model_id: int) -> tuple[str, str]:
+    """Storage key and download name of a model's ONNX export."""
+    model = get_model(session, model_id)
+    if not model.onnx_key:
+        raise NotFound(f"Model {model_id} has no ONNX export yet; POST .../onnx to make one.")
+    return model.onnx_key, model.filename.rsplit(".", 1)[0] + ".onnx"
