@@ -8,12 +8,15 @@ import sys
 import typer
 from rich.console import Console
 
+from backend.cli_models import models_app, train
 from backend.config import load_settings
 from backend.db import upgrade_database
 
 app = typer.Typer(help="SegTune: from street videos to a measured, fine-tuned segmentation model.")
 db_app = typer.Typer(help="Database schema.")
 app.add_typer(db_app, name="db")
+app.add_typer(models_app, name="models")
+app.command("train")(train)
 console = Console()
 
 

@@ -25,13 +25,23 @@ class RunningJob:
     """The JobContext handed to job bodies."""
 
     def __init__(
-        self, job_id: int, project_id: int | None, params: dict, sessions, storage, settings
+        self,
+        job_id: int,
+        project_id: int | None,
+        params: dict,
+        sessions,
+        storage,
+        settings,
+        observer: Callable[[float, str], None] | None = None,
     ):
         self.job_id, self.project_id, self.params = job_id, project_id, params
         self.sessions, self.storage, self.settings = sessions, storage, settings
+        self.observer = observer
 
     def progress(self, fraction: float, message: str) -> None:
         """Store progress; raise JobCancelled when the user asked to stop."""
+        if self.observer is not None:
+            self.observer(fraction, message)
         with session_scope(self.sessions) as session:
             cancel = jobs.report_progress(session, self.job_id, fraction, message)
         if cancel:
@@ -66,6 +76,7 @@ def run_job(
     sessions: sessionmaker[Session],
     storage: LocalStorage,
     settings: Settings,
+    observer: Callable[[float, str], None] | None = None,
 ) -> str:
     """Claim a queued job, run its body and record the outcome; returns the final status."""
     with session_scope(sessions) as session:
@@ -78,7 +89,8 @@ def run_job(
     beat.start()
     started = time.monotonic()
     try:
-        result = body(RunningJob(job_id, project_id, params, sessions, storage, settings))
+        ctx = RunningJob(job_id, project_id, params, sessions, storage, settings, observer)
+        result = body(ctx)
         status, kwargs = "succeeded", {"result": result, "message": "done"}
     except jobs.JobCancelled:
         status, kwargs = "cancelled", {"message": "cancelled"}
