@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.effective_database_url)
     app.state.sessions = make_sessionmaker(app.state.engine)
-    app.state.storage = make_storage(settings.data_path)
+    app.state.storage = make_storage(settings)
     app.state.dispatcher = dispatcher or _default_dispatcher(settings)
 
     @app.exception_handler(DomainError)

@@ -21,7 +21,7 @@ def local_deps():
     upgrade_database(settings)
     engine = make_engine(settings.effective_database_url)
     try:
-        yield settings, make_sessionmaker(engine), make_storage(settings.data_path)
+        yield settings, make_sessionmaker(engine), make_storage(settings)
     finally:
         engine.dispose()
 

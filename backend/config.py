@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     max_video_duration_s: float = Field(4 * 3600.0, gt=0)
     max_frame_pixels: int = Field(8192 * 8192, gt=0)
     max_sampled_frames: int = Field(20000, ge=1)
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
 
     @cached_property
     def data_path(self) -> Path:

@@ -80,6 +80,16 @@ class LocalStorage:
         shutil.rmtree(self.path(prefix), ignore_errors=True)
 
 
-def make_storage(data_path: Path) -> LocalStorage:
-    """The media storage for a data directory."""
-    return LocalStorage(data_path / "media")
+def make_storage(settings) -> LocalStorage:
+    """The media storage the settings name: a local directory, or an S3-compatible bucket."""
+    if settings.s3_bucket:
+        from backend.storage_s3 import S3Storage
+
+        return S3Storage(
+            settings.s3_bucket,
+            settings.data_path / "media-cache",
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            prefix=settings.s3_prefix,
+        )
+    return LocalStorage(settings.data_path / "media")

@@ -64,7 +64,7 @@ def run_segtune(clip: Path, fps: float, work: Path) -> tuple[float, list[Frame],
     settings = Settings(data_dir=work / f"segtune-{fps}")
     upgrade_database(settings)
     sessions = make_sessionmaker(make_engine(settings.effective_database_url))
-    storage = make_storage(settings.data_path)
+    storage = make_storage(settings)
     upload = storage.temp_path(".mp4")
     shutil.copyfile(clip, upload)
     with session_scope(sessions) as session:
@@ -85,7 +85,7 @@ def run_segtune(clip: Path, fps: float, work: Path) -> tuple[float, list[Frame],
     elapsed = time.perf_counter() - start
     with session_scope(sessions) as session:
         frames = list(session.query(Frame).order_by(Frame.index))
-    return elapsed, frames, storage.root
+    return elapsed, frames, storage.path("")
 
 
 def run_ffmpeg(clip: Path, fps: float, out_dir: Path) -> tuple[float, list[Path]]:

@@ -17,7 +17,7 @@ def _deps(app: Celery) -> tuple:
     if id(app) not in _deps_by_app:
         settings = app.conf.segtune_settings
         sessions = make_sessionmaker(make_engine(settings.effective_database_url))
-        _deps_by_app[id(app)] = (sessions, make_storage(settings.data_path), settings)
+        _deps_by_app[id(app)] = (sessions, make_storage(settings), settings)
     return _deps_by_app[id(app)]
 
 
