@@ -8,6 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
+from backend.cli_backup import backup, restore
 from backend.cli_models import models_app, train
 from backend.config import load_settings
 from backend.db import upgrade_database
@@ -17,6 +18,8 @@ db_app = typer.Typer(help="Database schema.")
 app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
 app.command("train")(train)
+app.command("backup")(backup)
+app.command("restore")(restore)
 console = Console()
 
 

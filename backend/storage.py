@@ -79,6 +79,12 @@ class LocalStorage:
         """Remove every key under a prefix."""
         shutil.rmtree(self.path(prefix), ignore_errors=True)
 
+    def keys(self) -> Iterator[str]:
+        """Every stored key (temporary files excluded)."""
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and self.tmp_dir not in path.parents:
+                yield path.relative_to(self.root).as_posix()
+
 
 def make_storage(settings) -> LocalStorage:
     """The media storage the settings name: a local directory, or an S3-compatible bucket."""

@@ -101,6 +101,14 @@ class S3Storage:
         self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
         (self.cache / key).unlink(missing_ok=True)
 
+    def keys(self) -> Iterator[str]:
+        """Every stored key."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        start = self.prefix + "/" if self.prefix else ""
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=start):
+            for obj in page.get("Contents", []):
+                yield obj["Key"][len(start) :]
+
     def delete_tree(self, prefix: str) -> None:
         """Remove every object under a prefix."""
         paginator = self.client.get_paginator("list_objects_v2")
