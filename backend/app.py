@@ -17,6 +17,7 @@ from backend.api import (
     masks,
     pages,
     projects,
+    reports,
     seg_models,
     training,
     videos,
@@ -82,7 +83,18 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)
 
-    for module in (health, projects, videos, frames, masks, seg_models, training, jobs, pages):
+    for module in (
+        health,
+        projects,
+        videos,
+        frames,
+        masks,
+        seg_models,
+        training,
+        jobs,
+        reports,
+        pages,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
     return app

@@ -1,0 +1,150 @@
+"""Downloads of a report: a self-contained HTML page and a CSV of every figure."""
+
+import base64
+import csv
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from backend.services.reports import stats
+from backend.services.reports.source import ReportSource
+
+TEMPLATES = Path(__file__).resolve().parents[3] / "frontend" / "templates"
+TEMPLATE = "report_standalone.html"
+_ENV = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+)
+SUMMARY_TITLES = {
+    "confusion": "Confusion matrices (rows = ground truth, row-normalised, pixel counts)",
+    "loss": "Train and validation loss",
+    "miou": "Validation mean IoU (the kept iteration is starred)",
+}
+CSV_COLUMNS = (
+    "metric", "class", "test_frames", "labeled_pixels",
+    "before", "before_ci_low", "before_ci_high",
+    "after", "after_ci_low", "after_ci_high",
+    "change", "change_ci_low", "change_ci_high",
+)  # fmt: skip
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    """A base64 data: URI that embeds a picture in the page."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _three(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return (f"{value:+.3f}" if signed else f"{value:.3f}").replace("-", "\u2212")
+
+
+def _cell(value: float | None, ci: list[float] | None, signed: bool = False) -> dict:
+    span = f"{_three(ci[0], signed)} to {_three(ci[1], signed)}" if ci else ""
+    return {"value": _three(value, signed), "ci": span}
+
+
+def verdict(ci: list[float] | None) -> str:
+    """A change's word for the tables: clear when the 95% interval excludes zero."""
+    if ci is None:
+        return "n/a"
+    if ci[0] > 0:
+        return "clear improvement"
+    if ci[1] < 0:
+        return "clear decline"
+    return "not distinguishable"
+
+
+def _row(fig: stats.Figure, report: dict) -> dict:
+    ci = report["ci"]
+    return {
+        "label": fig.label,
+        "name": fig.class_name,
+        "frames": report["class_frames"].get(fig.class_name, ""),
+        "pixels": f"{report['class_pixels'].get(fig.class_name, 0):,}",
+        "before": _cell(fig.pick(report["before"]), fig.pick(ci["before"])),
+        "after": _cell(fig.pick(report["after"]), fig.pick(ci["after"])),
+        "change": _cell(fig.pick(report["change"]), fig.pick(ci["change"]), signed=True),
+        "verdict": verdict(fig.pick(ci["change"])) if report["change"] else "n/a",
+    }
+
+
+def _split_counts(result: dict, n_test: int) -> str:
+    parts = (result.get("n_train_frames"), result.get("n_val_frames"), n_test)
+    return " / ".join("n/a" if n is None else str(n) for n in parts)
+
+
+def html(
+    source: ReportSource, report: dict, pictures: dict[str, bytes], animation: bytes | None
+) -> str:
+    """Render the standalone report (every value escaped by the template engine)."""
+    rows = [_row(fig, report) for fig in stats.figures(source.class_names)]
+    result = source.result
+    frame_names = source.after.get("frame_names") or []
+    context = {
+        "job_id": source.job_id,
+        "model_id": report["model_id"],
+        "before_name": (source.before or {}).get("name"),
+        "has_before": report["before"] is not None,
+        "summary": [
+            ("Iterations", result.get("iterations")),
+            ("Kept iteration (best validation mean IoU)", report["best_iteration"]),
+            ("Best validation mean IoU", _three(result.get("best_val_miou"))),
+            ("Training time (s)", result.get("train_seconds")),
+            ("Frames: train / val / test", _split_counts(result, report["n_test_frames"])),
+        ],
+        "table1": rows[:2],
+        "table2": rows[2:],
+        "sentences": report["sentences"],
+        "resamples": stats.RESAMPLES,
+        "n_test_frames": report["n_test_frames"],
+        "figures": [
+            {"title": SUMMARY_TITLES[name], "uri": data_uri(pictures[name], "image/png")}
+            for name in SUMMARY_TITLES
+            if name in pictures
+        ],
+        "frames": [
+            {
+                "title": frame_names[k] if k < len(frame_names) else f"test frame {k + 1}",
+                "uri": data_uri(pictures[f"frame_{k}"], "image/png"),
+            }
+            for k in range(report["n_test_frames"])
+            if f"frame_{k}" in pictures
+        ],
+        "animation": data_uri(animation, "image/gif") if animation else None,
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    return _ENV.get_template(TEMPLATE).render(**context)
+
+
+def _spreadsheet_safe(text: str) -> str:
+    # A cell starting with = + - @ is run as a formula by spreadsheet programs.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _number(value) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def csv_text(report: dict) -> str:
+    """CSV with one row per figure: metric, class, before/after/change and their 95% bounds."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    names = list(report["after"]["class_iou"])
+    for fig in stats.figures(names):
+        row = [
+            "iou" if fig.class_name is not None else fig.metric,
+            _spreadsheet_safe(fig.class_name or ""),
+            report["class_frames"][fig.class_name] if fig.class_name else report["n_test_frames"],
+            report["class_pixels"][fig.class_name]
+            if fig.class_name
+            else sum(report["class_pixels"].values()),
+        ]
+        for part in ("before", "after", "change"):
+            ci = fig.pick(report["ci"][part]) or [None, None]
+            row += [_number(fig.pick(report[part])), _number(ci[0]), _number(ci[1])]
+        writer.writerow(row)
+    return buf.getvalue()

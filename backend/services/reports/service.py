@@ -1,0 +1,169 @@
+"""Before/after reports of fine-tune jobs, computed once and cached in storage."""
+
+import json
+import re
+from collections.abc import Callable
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from backend.errors import NotFound
+from backend.services.reports import export, figures, stats, timeline
+from backend.services.reports.source import ReportSource, load_source, load_test_frame
+from backend.storage import LocalStorage
+
+FIGURES = ("confusion", "loss", "miou")
+FRAME_FIGURE = re.compile(r"frame_(\d{1,6})")
+
+
+def _key(source: ReportSource, name: str) -> str:
+    # The fingerprint of the job's result is part of the path: a different job that reuses this
+    # id (SQLite may reuse ids after deletions) never sees these files.
+    return f"{source.prefix()}/{source.fingerprint}/{name}"
+
+
+def _cached(storage: LocalStorage, key: str, make: Callable[[], bytes]) -> bytes:
+    if storage.exists(key):
+        with storage.open_read(key) as fh:
+            return fh.read()
+    data = make()
+    storage.put_bytes(key, data)
+    return data
+
+
+def _class_frames(frame_cms: np.ndarray, names: list[str]) -> dict[str, int]:
+    """Test frames in which each class has labeled pixels (rows of the per-frame matrices)."""
+    labeled = frame_cms.sum(axis=2) > 0
+    return {name: int(labeled[:, i].sum()) for i, name in enumerate(names)}
+
+
+def _class_pixels(source: ReportSource, frame_cms: np.ndarray) -> dict[str, int]:
+    counts = source.result.get("class_pixels")
+    if not counts or len(counts) != len(source.class_names):
+        counts = frame_cms.sum(axis=(0, 2)).tolist()
+    return {name: int(n) for name, n in zip(source.class_names, counts, strict=True)}
+
+
+def compute(source: ReportSource) -> dict:
+    """The report JSON: scores, paired bootstrap intervals, sentences, curves and timeline."""
+    names = source.class_names
+    after_frames = np.asarray(source.after["frame_confusions"], dtype=np.int64)
+    before = source.before
+    before_frames = (
+        np.asarray(before["frame_confusions"], dtype=np.int64) if before is not None else None
+    )
+    # Point estimates come from the same per-frame matrices the bootstrap resamples.
+    after_scores = stats.scores(after_frames.sum(axis=0), names)
+    before_scores = stats.scores(before_frames.sum(axis=0), names) if before else None
+    report = {
+        "before": before_scores,
+        "after": after_scores,
+        "change": stats.difference(after_scores, before_scores) if before else None,
+        "ci": stats.bootstrap(after_frames, before_frames, names),
+        "n_test_frames": len(after_frames),
+        "class_pixels": _class_pixels(source, after_frames),
+        "class_frames": _class_frames(after_frames, names),
+        "sentences": [],
+        "history": source.detail.get("history") or [],
+        "best_iteration": source.result.get("best_iteration"),
+        "model_id": source.result.get("model_id"),
+        "timeline": timeline.urls(source.job_id, source.detail),
+    }
+    report["sentences"] = stats.sentences(report)
+    return report
+
+
+def _report(storage: LocalStorage, source: ReportSource) -> dict:
+    key = _key(source, "report.json")
+    return json.loads(_cached(storage, key, lambda: json.dumps(compute(source)).encode()))
+
+
+def get_report(session: Session, storage: LocalStorage, job_id: int) -> dict:
+    """The report of a finished fine-tune job (the bootstrap runs once, then it is cached)."""
+    return _report(storage, load_source(session, job_id))
+
+
+def _confusion(source: ReportSource) -> bytes:
+    before = source.before
+    titles = (
+        f"Before: {before.get('name') or 'base model'}" if before else "",
+        f"After: fine-tuned model {source.result.get('model_id', '')}".rstrip(),
+    )
+    cm_before = np.asarray(before["confusion"]) if before else None
+    cm_after = np.asarray(source.after["confusion"])
+    return figures.confusion_png(cm_after, cm_before, source.class_names, titles)
+
+
+def _drawer(session: Session, storage: LocalStorage, source: ReportSource, name: str):
+    """The function that draws a named figure; NotFound for names the report does not have."""
+    history = source.detail.get("history") or []
+    if name == "confusion":
+        return lambda: _confusion(source)
+    if name == "loss":
+        return lambda: figures.loss_png(history)
+    if name == "miou":
+        return lambda: figures.miou_png(history, source.result.get("best_iteration"))
+    match = FRAME_FIGURE.fullmatch(name)
+    if match and int(match.group(1)) < source.n_frames:
+        k = int(match.group(1))
+        return lambda: figures.frame_png(
+            load_test_frame(session, storage, source, k), source.class_names, source.colors
+        )
+    raise NotFound(f"The report has no figure {name!r}.")
+
+
+def figure_names(source: ReportSource) -> list[str]:
+    """Every figure of a report: the summary figures, then one per test frame."""
+    return [*FIGURES, *(f"frame_{k}" for k in range(source.n_frames))]
+
+
+def _figure(session: Session, storage: LocalStorage, source: ReportSource, name: str) -> bytes:
+    draw = _drawer(session, storage, source, name)
+    return _cached(storage, _key(source, f"{name}.png"), draw)
+
+
+def get_figure(session: Session, storage: LocalStorage, job_id: int, name: str) -> bytes:
+    """PNG bytes of one report figure (drawn once, then cached)."""
+    return _figure(session, storage, load_source(session, job_id), name)
+
+
+def get_timeline_gif(session: Session, storage: LocalStorage, job_id: int) -> bytes:
+    """The animated GIF of validation overlays over iterations (built once, then cached)."""
+    source = load_source(session, job_id)
+    return _cached(
+        storage, _key(source, "timeline.gif"), lambda: timeline.gif(storage, source.detail)
+    )
+
+
+def get_timeline_overlay(
+    session: Session, storage: LocalStorage, job_id: int, iteration: int, k: int
+) -> bytes:
+    """The k-th validation overlay PNG recorded after an iteration."""
+    source = load_source(session, job_id)
+    key = timeline.overlay_key(source.detail, iteration, k)
+    if not storage.exists(key):
+        raise NotFound(f"The overlay of iteration {iteration} is no longer stored.")
+    with storage.open_read(key) as fh:
+        return fh.read()
+
+
+def get_html(session: Session, storage: LocalStorage, job_id: int) -> str:
+    """The self-contained HTML report: tables, sentences and every figure embedded."""
+    source = load_source(session, job_id)
+    report = _report(storage, source)
+    pictures = {}
+    for name in figure_names(source):
+        try:
+            pictures[name] = _figure(session, storage, source, name)
+        except NotFound:
+            continue  # a test frame whose predictions were deleted: the rest is still worth having
+    try:
+        animation = get_timeline_gif(session, storage, job_id)
+    except NotFound:
+        animation = None
+    return export.html(source, report, pictures, animation)
+
+
+def get_csv(session: Session, storage: LocalStorage, job_id: int) -> str:
+    """One CSV row per reported figure with before, after, change and their intervals."""
+    return export.csv_text(get_report(session, storage, job_id))

@@ -1,0 +1,156 @@
+"""What a report is made of: a finished fine-tune job's result and the files it points at."""
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.errors import Conflict, NotFound
+from backend.models import Frame, Job, Mask, Project
+from backend.services.jobs import get_job
+from backend.storage import LocalStorage
+
+# Used when the project's classes no longer match the job's (renamed or reordered since).
+FALLBACK_COLORS = ("#000000", "#1f77ff", "#ffd200", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+
+
+@dataclass(frozen=True)
+class ReportSource:
+    """A finished train job, checked to have test scores, with its classes and colours."""
+
+    job_id: int
+    result: dict[str, Any]
+    detail: dict[str, Any]
+    class_names: list[str]
+    colors: list[str]
+    started_at: Any
+    fingerprint: str
+
+    @property
+    def after(self) -> dict[str, Any]:
+        """The fine-tuned model's test scores."""
+        return self.result["test"]["after"]
+
+    @property
+    def before(self) -> dict[str, Any] | None:
+        """The base model's test scores; None when trained from random initialisation."""
+        return self.result["test"].get("before")
+
+    @property
+    def n_frames(self) -> int:
+        """Number of scored test frames."""
+        return len(self.after["frame_confusions"])
+
+    def prefix(self) -> str:
+        """Storage prefix of this job's cached report files."""
+        return f"jobs/{self.job_id}/report"
+
+
+def load_source(session: Session, job_id: int) -> ReportSource:
+    """The report's inputs; NotFound for an unknown job, Conflict when nothing can be reported."""
+    job = get_job(session, job_id)
+    if job.kind != "train":
+        raise Conflict(f"Job {job_id} is a {job.kind} job; reports exist for fine-tune jobs only.")
+    if job.status != "succeeded" or not job.result:
+        raise Conflict(f"Job {job_id} is {job.status}; its report is ready when it succeeds.")
+    test = job.result.get("test") or {}
+    after = test.get("after")
+    if not after or not after.get("frame_confusions"):
+        raise Conflict(f"Job {job_id} had no labeled test frames, so there is nothing to report.")
+    names = job.result.get("class_names") or [c["name"] for c in after["metrics"]["per_class"]]
+    payload = json.dumps([job.result, job.detail], sort_keys=True, default=str)
+    return ReportSource(
+        job_id=job.id,
+        result=job.result,
+        detail=job.detail or {},
+        class_names=list(names),
+        colors=_colors(session, job, names),
+        started_at=job.started_at,
+        fingerprint=hashlib.sha256(payload.encode()).hexdigest()[:16],
+    )
+
+
+def _colors(session: Session, job: Job, names: list[str]) -> list[str]:
+    project = session.get(Project, job.project_id) if job.project_id else None
+    classes = project.classes if project else []
+    if [c.name for c in classes] == names:
+        return [c.color for c in classes]
+    return [FALLBACK_COLORS[i % len(FALLBACK_COLORS)] for i in range(len(names))]
+
+
+@dataclass
+class TestFrame:
+    """One test frame's pictures; image or ground truth is None when no longer stored."""
+
+    name: str
+    image: np.ndarray | None
+    truth: np.ndarray | None
+    before: np.ndarray | None
+    after: np.ndarray
+    before_cm: np.ndarray | None
+    after_cm: np.ndarray
+
+
+def _png(storage: LocalStorage, key: str | None, labels: bool = True) -> np.ndarray | None:
+    """A stored label map (raw class ids) or picture (RGB); None when not stored."""
+    if not key or not storage.exists(key):
+        return None
+    with storage.open_read(key) as fh:
+        with Image.open(io.BytesIO(fh.read())) as img:
+            return np.asarray(img if labels else img.convert("RGB"))
+
+
+def _scored_mask(session: Session, frame: Frame, started_at) -> Mask | None:
+    """The mask version the job scored: the newest saved before it started (else the current)."""
+    query = select(Mask).where(Mask.frame_id == frame.id).order_by(Mask.version.desc())
+    masks = list(session.scalars(query))
+    if started_at is not None:
+        earlier = [m for m in masks if m.created_at is not None and m.created_at <= started_at]
+        if earlier:
+            return earlier[0]
+    return next((m for m in masks if m.version == frame.mask_version), None)
+
+
+def _prediction_key(scored: dict[str, Any], k: int) -> str | None:
+    keys = scored.get("prediction_keys") or []
+    return keys[k] if k < len(keys) else None
+
+
+def load_test_frame(
+    session: Session, storage: LocalStorage, source: ReportSource, k: int
+) -> TestFrame:
+    """The k-th test frame: image, ground truth and both predictions."""
+    if not 0 <= k < source.n_frames:
+        raise NotFound(f"Job {source.job_id} has no test frame {k}.")
+    after, before = source.after, source.before
+    frame_ids = source.result.get("test_frame_ids") or []
+    frame = session.get(Frame, frame_ids[k]) if k < len(frame_ids) else None
+    image = truth = None
+    if frame is not None:
+        image = _png(storage, frame.storage_key, labels=False)
+        mask = _scored_mask(session, frame, source.started_at)
+        truth = _png(storage, mask.storage_key) if mask else None
+    pred_after = _png(storage, _prediction_key(after, k))
+    if pred_after is None:
+        raise NotFound(f"The predictions of job {source.job_id} are no longer stored.")
+    # A frame replaced since the job ran no longer lines up with the predictions: leave it out.
+    if truth is not None and truth.shape != pred_after.shape:
+        truth = None
+    if image is not None and image.shape[:2] != pred_after.shape:
+        image = None
+    names = after.get("frame_names") or []
+    return TestFrame(
+        name=names[k] if k < len(names) else f"test frame {k + 1}",
+        image=image,
+        truth=truth,
+        before=_png(storage, _prediction_key(before, k)) if before else None,
+        after=pred_after,
+        before_cm=np.asarray(before["frame_confusions"][k]) if before else None,
+        after_cm=np.asarray(after["frame_confusions"][k]),
+    )

@@ -1,0 +1,198 @@
+"""Report statistics: metrics of confusion matrices and paired bootstrap intervals over frames.
+
+Pure numpy. A class absent from both ground truth and prediction has no IoU: NaN inside this
+module, None (shown as n/a) in what it returns.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from worker.ml.metrics import iou_per_class, mean_iou, pixel_accuracy
+
+RESAMPLES = 2000
+SEED = 0
+LEVEL = 0.95
+# Summed resampled matrices are built a chunk at a time so memory stays bounded for many classes.
+CHUNK_CELLS = 4_000_000
+
+
+def _opt(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else float(value)
+
+
+def scores(cm: np.ndarray, class_names: list[str]) -> dict:
+    """Pixel accuracy, mean IoU and IoU per class name of one confusion matrix (None = n/a)."""
+    cm = np.asarray(cm, dtype=np.int64)
+    iou = iou_per_class(cm)
+    return {
+        "pixel_accuracy": _opt(pixel_accuracy(cm)),
+        "mean_iou": _opt(mean_iou(cm)),
+        "class_iou": {name: _opt(v) for name, v in zip(class_names, iou, strict=True)},
+    }
+
+
+def difference(after: dict, before: dict) -> dict:
+    """after - before for every figure of two `scores` results (None where either is n/a)."""
+
+    def sub(a, b):
+        return None if a is None or b is None else a - b
+
+    return {
+        "pixel_accuracy": sub(after["pixel_accuracy"], before["pixel_accuracy"]),
+        "mean_iou": sub(after["mean_iou"], before["mean_iou"]),
+        "class_iou": {n: sub(v, before["class_iou"][n]) for n, v in after["class_iou"].items()},
+    }
+
+
+def batched_metrics(cms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pixel accuracy (B,), mean IoU (B,), IoU (B, K)) of a stack of B confusion matrices."""
+    cms = np.asarray(cms, dtype=np.float64)
+    tp = np.diagonal(cms, axis1=1, axis2=2)
+    total = cms.sum(axis=(1, 2))
+    union = cms.sum(axis=1) + cms.sum(axis=2) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = np.where(total > 0, tp.sum(axis=1) / total, np.nan)
+        iou = np.where(union > 0, tp / union, np.nan)
+    present = np.isfinite(iou)
+    counts = present.sum(axis=1)
+    miou = np.full(len(cms), np.nan)
+    np.divide(np.where(present, iou, 0.0).sum(axis=1), counts, out=miou, where=counts > 0)
+    return acc, miou, iou
+
+
+def resample_weights(n_frames: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, n_frames) how often each frame is drawn in each bootstrap resample."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_frames, size=(resamples, n_frames))
+    weights = np.zeros((resamples, n_frames), np.int64)
+    rows = np.repeat(np.arange(resamples), n_frames)
+    np.add.at(weights, (rows, draws.ravel()), 1)
+    return weights
+
+
+def _resampled(frame_cms: np.ndarray, weights: np.ndarray):
+    """Metrics of every resample: the weighted sum of the per-frame matrices."""
+    k = frame_cms.shape[-1]
+    step = max(1, CHUNK_CELLS // (k * k))
+    # Float64 goes through BLAS (integer matmul does not) and is exact for counts below 2**53.
+    cms, w = frame_cms.astype(np.float64), weights.astype(np.float64)
+    parts = [
+        batched_metrics(np.tensordot(w[i : i + step], cms, axes=1))
+        for i in range(0, len(weights), step)
+    ]
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+
+
+def interval(samples: np.ndarray, level: float = LEVEL) -> list[float] | None:
+    """Percentile interval of the finite samples; None when there are none."""
+    samples = np.asarray(samples, dtype=np.float64)
+    if not np.isfinite(samples).any():
+        return None
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.nanpercentile(samples, [tail, 100 - tail])
+    return [float(lo), float(hi)]
+
+
+def _intervals(acc, miou, iou, class_names, level) -> dict:
+    return {
+        "pixel_accuracy": interval(acc, level),
+        "mean_iou": interval(miou, level),
+        "class_iou": {n: interval(iou[:, i], level) for i, n in enumerate(class_names)},
+    }
+
+
+def bootstrap(
+    after_frames,
+    before_frames,
+    class_names: list[str],
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> dict:
+    """Paired percentile intervals over test frames for after, before and after - before.
+
+    Both models are scored on the same resampled frames, so the change interval reflects the
+    paired difference. before_frames may be None (no base model): then before and change are None.
+    """
+    after_cms = np.asarray(after_frames, dtype=np.int64)
+    if after_cms.ndim != 3 or not len(after_cms):
+        raise ValueError("bootstrap needs at least one per-frame confusion matrix")
+    weights = resample_weights(len(after_cms), resamples, seed)
+    after = _resampled(after_cms, weights)
+    out = {"after": _intervals(*after, class_names, level), "before": None, "change": None}
+    if before_frames is not None:
+        before_cms = np.asarray(before_frames, dtype=np.int64)
+        if before_cms.shape != after_cms.shape:
+            raise ValueError("before and after must score the same frames")
+        before = _resampled(before_cms, weights)
+        change = tuple(a - b for a, b in zip(after, before, strict=True))
+        out["before"] = _intervals(*before, class_names, level)
+        out["change"] = _intervals(*change, class_names, level)
+    return out
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One reported number: its label and where it lives in the report's dictionaries."""
+
+    label: str
+    metric: str
+    class_name: str | None = None
+
+    def pick(self, table: dict | None):
+        """This figure's entry in a scores-shaped dict (None when the dict is None)."""
+        if table is None:
+            return None
+        value = table[self.metric]
+        return value[self.class_name] if self.class_name is not None else value
+
+
+def figures(class_names: list[str]) -> list[Figure]:
+    """Every figure of the report in table order: pixel accuracy, mean IoU, IoU per class."""
+    per_class = [Figure(f"{n[:1].upper()}{n[1:]} IoU", "class_iou", n) for n in class_names]
+    return [Figure("Pixel accuracy", "pixel_accuracy"), Figure("Mean IoU", "mean_iou"), *per_class]
+
+
+def fmt(value: float | None, signed: bool = False) -> str:
+    """Two decimals with a true minus sign; 'n/a' for None or NaN."""
+    if value is None or np.isnan(value):
+        return "n/a"
+    text = f"{value:+.2f}" if signed else f"{value:.2f}"
+    return text.replace("-", "\u2212")
+
+
+def sentence(label: str, change: float | None, ci: list[float] | None, n_frames: int) -> str:
+    """Whether a change is clearly real: its 95% interval excludes zero."""
+    if change is None or ci is None:
+        return f"{label}: no change can be measured (n/a before or after on the test frames)."
+    lo, hi = ci
+    frames = f"{n_frames} test frame{'s' if n_frames != 1 else ''}"
+    if lo > 0:
+        return (
+            f"{label} rose by {fmt(change)} (95% CI {fmt(lo)} to {fmt(hi)}): a clear improvement."
+        )
+    if hi < 0:
+        return f"{label} fell by {fmt(-change)} (95% CI {fmt(lo)} to {fmt(hi)}): a clear decline."
+    return (
+        f"{label} changed by {fmt(change, True)} (95% CI {fmt(lo, True)} to {fmt(hi, True)}): "
+        f"not distinguishable from no change with {frames}."
+    )
+
+
+def sentences(report: dict) -> list[str]:
+    """One plain sentence per figure, saying which changes are clearly real."""
+    names = list(report["after"]["class_iou"])
+    n = report["n_test_frames"]
+    if report["before"] is None:
+        lines = ["There is no 'before': the model was trained from random initialisation."]
+        for fig in figures(names):
+            ci = fig.pick(report["ci"]["after"])
+            value = fig.pick(report["after"])
+            span = f" (95% CI {fmt(ci[0])} to {fmt(ci[1])})" if ci else ""
+            lines.append(f"{fig.label} after fine-tuning: {fmt(value)}{span}.")
+        return lines
+    return [
+        sentence(fig.label, fig.pick(report["change"]), fig.pick(report["ci"]["change"]), n)
+        for fig in figures(names)
+    ]
