@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from backend.api import (
+    datasets,
     frames,
     health,
     jobs,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
         projects,
         videos,
         frames,
+        datasets,
         masks,
         seg_models,
         training,

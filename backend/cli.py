@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from backend.cli_backup import backup, restore
+from backend.cli_datasets import import_dataset
 from backend.cli_models import models_app, train
 from backend.config import load_settings
 from backend.db import upgrade_database
@@ -19,6 +20,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
 app.command("train")(train)
 app.command("backup")(backup)
+app.command("import")(import_dataset)
 app.command("restore")(restore)
 console = Console()
 

@@ -67,6 +67,22 @@ def export_onnx(self, job_id: int) -> str:
     return run_job(job_id, run_onnx_export, *_deps(self.app))
 
 
+@shared_task(name="segtune.import", bind=True)
+def import_dataset(self, job_id: int) -> str:
+    """Import a dataset zip or server folder (images + masks) into a project."""
+    from backend.services.datasets.imports import run_import
+
+    return run_job(job_id, run_import, *_deps(self.app))
+
+
+@shared_task(name="segtune.export", bind=True)
+def export_dataset(self, job_id: int) -> str:
+    """Export a project (or one split) as a zip."""
+    from backend.services.datasets.exports import run_export
+
+    return run_job(job_id, run_export, *_deps(self.app))
+
+
 @worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
     # Database connections must not be shared across fork: each child makes its own.

@@ -108,8 +108,15 @@ def _target(value: Any, classes: list[ProjectClass]) -> int:
 class ClassMap:
     """Turns a decoded source mask into project class ids, or names the first unmapped value."""
 
-    def __init__(self, ids: np.ndarray | None, colors: dict[int, int] | None, default: int | None):
+    def __init__(
+        self,
+        ids: np.ndarray | None,
+        colors: dict[int, int] | None,
+        default: int | None,
+        source_names: dict[int, str] | None = None,
+    ):
         self.ids, self.colors, self.default = ids, colors, default
+        self.source_names = source_names or {}
 
     def apply(self, mask: Image.Image, name: str) -> np.ndarray:
         """Project class ids (uint8, 255 = unlabeled) of a mask image."""
@@ -126,10 +133,10 @@ class ClassMap:
         present = np.bincount(source.ravel(), minlength=256) > 0
         unmapped = np.flatnonzero(present & (self.ids < 0))
         if unmapped.size:
-            raise Invalid(
-                f"{name}: mask value {int(unmapped[0])} has no mapping to a project class.",
-                entry=name,
-            )
+            value = int(unmapped[0])
+            known = self.source_names.get(value)
+            what = f"mask value {value}" + (f" (class {known!r} of the export)" if known else "")
+            raise Invalid(f"{name}: {what} has no mapping to a project class.", entry=name)
         return self.ids.astype(np.uint8)[source]
 
     def _by_color(self, mask: Image.Image, name: str) -> np.ndarray:
@@ -186,4 +193,4 @@ def _implicit(
     for cls in source_classes:
         if cls["name"].lower() in by_name and 0 <= cls["index"] < 255:
             ids[cls["index"]] = by_name[cls["name"].lower()]
-    return ClassMap(ids, None, None)
+    return ClassMap(ids, None, None, {c["index"]: c["name"] for c in source_classes})

@@ -134,15 +134,11 @@ def run_export(ctx: JobContext) -> dict[str, Any]:
         project = get_project(session, p["project_id"])
         classes = [{"index": c.index, "name": c.name, "color": c.color} for c in project.classes]
         frames = _select(session, project.id, p.get("split"), p.get("only_labeled", False))
-        videos = dict(
-            session.execute(select(Video.id, Video.filename).where(Video.project_id == project.id))
-        )
+        video_rows = select(Video.id, Video.filename).where(Video.project_id == project.id)
+        videos = dict(session.execute(video_rows).all())
         current = select(Mask.frame_id, Mask.storage_key).join(Frame, Frame.id == Mask.frame_id)
-        masks = dict(
-            session.execute(
-                current.where(Frame.project_id == project.id, Mask.version == Frame.mask_version)
-            )
-        )
+        current = current.where(Frame.project_id == project.id, Mask.version == Frame.mask_version)
+        masks = dict(session.execute(current).all())
         project_name = project.name
     key = new_key(f"projects/{p['project_id']}/exports", ".zip")
     palette = _palette(classes)

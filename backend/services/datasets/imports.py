@@ -5,16 +5,14 @@ go in one transaction, and any failure (a bad entry, a cancel, a crash) deletes 
 written. The uploaded zip is removed when its job ends.
 """
 
-import io
+import os
 import time
-import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
@@ -24,15 +22,15 @@ from backend.models import Frame, Job, Mask
 from backend.models.frame import SPLITS
 from backend.services.datasets.archive import FolderSource, Source, ZipSource
 from backend.services.datasets.classmap import ClassMap, ProjectClass, parse_mapping, resolve
+from backend.services.datasets.convert import convert_pair
 from backend.services.datasets.layouts import LAYOUTS, Dataset, Pair, detect_layout, find_pairs
 from backend.services.jobs import JobContext, create_job
-from backend.services.mask_codec import encode_mask, pixel_counts
 from backend.services.naming import display_filename
 from backend.services.projects import get_project
 from backend.storage import LocalStorage, new_key
 
 SPLIT_CHOICES = ("auto", "none", *SPLITS)
-WORKERS = 4  # PNG decoding and zlib release the GIL, so threads use several cores
+WORKERS = min(4, os.cpu_count() or 1)  # decoding and zlib partly release the GIL
 
 
 @dataclass
@@ -67,6 +65,30 @@ def _check_split(split: str) -> None:
         raise Invalid(f"split must be one of {', '.join(SPLIT_CHOICES)}.")
 
 
+def _queue(
+    session: Session,
+    project_id: int,
+    source: Source,
+    layout: str,
+    mapping: str | dict | None,
+    split: str,
+    where: dict[str, Any],
+) -> Job:
+    classes = _classes(session, project_id)
+    _check_split(split)
+    parsed = parse_mapping(mapping)
+    plan = make_plan(source, layout, parsed, classes)
+    params = {
+        "project_id": project_id,
+        **where,
+        "layout": plan.dataset.layout,
+        "mapping": parsed,
+        "split": split,
+        "images": len(plan.dataset.pairs),
+    }
+    return create_job(session, "import", params, project_id, queue="cpu")
+
+
 def request_import(
     session: Session,
     storage: LocalStorage,
@@ -79,34 +101,32 @@ def request_import(
     split: str = "auto",
 ) -> Job:
     """Check an uploaded zip and the options, keep the zip and queue an import job."""
-    key = None
     try:
-        classes = _classes(session, project_id)
-        _check_split(split)
-        parsed = parse_mapping(mapping)
+        key = new_key(f"projects/{project_id}/imports", ".zip")
+        where = {"zip_key": key, "filename": display_filename(filename, "dataset.zip")}
         source = ZipSource(zip_path, settings.max_upload_bytes)
         try:
-            plan = make_plan(source, layout, parsed, classes)
+            job = _queue(session, project_id, source, layout, mapping, split, where)
         finally:
             source.close()
-        key = new_key(f"projects/{project_id}/imports", ".zip")
         storage.put_file(zip_path, key)
-        params = {
-            "project_id": project_id,
-            "zip_key": key,
-            "filename": display_filename(filename, "dataset.zip"),
-            "layout": plan.dataset.layout,
-            "mapping": parsed,
-            "split": split,
-            "images": len(plan.dataset.pairs),
-        }
-        return create_job(session, "import", params, project_id, queue="cpu")
-    except BaseException:
-        if key is not None:
-            storage.delete(key)
-        raise
+        return job
     finally:
         zip_path.unlink(missing_ok=True)
+
+
+def request_folder_import(
+    session: Session,
+    project_id: int,
+    folder: Path,
+    layout: str = "auto",
+    mapping: str | dict | None = None,
+    split: str = "auto",
+) -> Job:
+    """Check a server-side folder and the options and queue an import job that reads it."""
+    source = FolderSource(Path(folder))
+    where = {"folder": str(source.root)}
+    return _queue(session, project_id, source, layout, mapping, split, where)
 
 
 @dataclass
@@ -157,6 +177,10 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
         with session_scope(ctx.sessions) as session:
             classes = _classes(session, project_id)
         ctx.progress(0.0, "reading the archive")
+        if params.get("zip_key") and not ctx.storage.exists(params["zip_key"]):
+            raise Invalid(
+                "The uploaded zip is gone (it is removed when its import ends); upload it again."
+            )
         if params.get("zip_key"):
             source = ZipSource(ctx.storage.path(params["zip_key"]), ctx.settings.max_upload_bytes)
         else:
@@ -185,8 +209,8 @@ def _import(ctx: JobContext, source: Source, plan: Plan, project_id: int, split:
             written += [k for k in (image_key, mask_key) if k]
             image = source.read(pair.image)
             mask = source.read(pair.mask) if pair.mask else None
-            job = (pair, image, mask, image_key, mask_key)
-            pending.append((pair, pool.submit(_convert, ctx, plan.classmap, *job)))
+            job = (ctx.storage, ctx.settings, plan.classmap, pair, image, mask, image_key, mask_key)
+            pending.append((pair, pool.submit(convert_pair, *job)))
             # Bounded look-ahead keeps memory flat however large the archive is.
             while len(pending) > 2 * WORKERS or (pending and pending[0][1].done()):
                 done.append((pending[0][0], pending.pop(0)[1].result()))
@@ -196,6 +220,7 @@ def _import(ctx: JobContext, source: Source, plan: Plan, project_id: int, split:
         for pair, future in pending:
             done.append((pair, future.result()))
         ctx.progress(0.95, f"saving {len(done)} frames")
+        os.sync()  # one flush for all files, before any row refers to them
         counts = _insert(ctx, project_id, done, split)
     except BaseException:
         # Let in-flight writes land before deleting, so no file outlives the failure.
@@ -210,51 +235,6 @@ def _import(ctx: JobContext, source: Source, plan: Plan, project_id: int, split:
         "masks_added": sum(1 for pair, _ in done if pair.mask),
         "splits": counts,
     }
-
-
-def _open(data: bytes, name: str, settings: Settings, what: str) -> Image.Image:
-    try:
-        image = Image.open(io.BytesIO(data))
-        if image.format not in ("PNG", "JPEG") or (what == "mask" and image.format != "PNG"):
-            allowed = "PNG" if what == "mask" else "JPEG or PNG"
-            raise Invalid(f"{name}: a {what} must be {allowed}, not {image.format}.", entry=name)
-        if image.width * image.height > settings.max_frame_pixels:
-            size = f"{image.width}x{image.height}"
-            raise Invalid(f"{name}: {size} is over the frame size limit.", entry=name)
-        image.load()
-        return image
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, zlib.error) as exc:
-        raise Invalid(f"{name}: not a readable {what} image.", entry=name) from exc
-    except Image.DecompressionBombError as exc:
-        raise Invalid(f"{name}: the image is too large.", entry=name) from exc
-
-
-def _convert(
-    ctx: JobContext,
-    classmap: ClassMap,
-    pair: Pair,
-    image_bytes: bytes,
-    mask_bytes: bytes | None,
-    image_key: str,
-    mask_key: str | None,
-) -> dict[str, Any]:
-    # EXIF orientation is ignored on purpose: dataset masks align with the stored pixel grid.
-    image = _open(image_bytes, pair.image, ctx.settings, "image").convert("RGB")
-    out: dict[str, Any] = {"image_key": image_key, "width": image.width, "height": image.height}
-    if pair.mask is not None:
-        mask = _open(mask_bytes, pair.mask, ctx.settings, "mask")
-        if mask.size != image.size:
-            raise Invalid(
-                f"{pair.mask}: the mask is {mask.width}x{mask.height} but its image "
-                f"{pair.image} is {image.width}x{image.height}.",
-                entry=pair.mask,
-            )
-        labels = classmap.apply(mask, pair.mask)
-        ctx.storage.put_bytes(mask_key, encode_mask(labels))
-        out.update(mask_key=mask_key, counts=pixel_counts(labels))
-    with ctx.storage.open_write(image_key) as fh:
-        image.save(fh, format="PNG", compress_level=1)
-    return out
 
 
 def _insert(

@@ -1,0 +1,101 @@
+"""Dataset routes: zip import and export as jobs, export download, mapping presets."""
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
+
+from backend.api.deps import get_dispatcher, get_session, get_settings, get_storage
+from backend.api.uploads import discard, receive_files
+from backend.errors import Invalid
+from backend.schemas.datasets import ExportRequest, MappingPreset
+from backend.schemas.jobs import JobOut
+from backend.services import jobs
+from backend.services.datasets import exports, imports
+from backend.services.datasets.classmap import PRESETS
+from backend.services.projects import get_project
+
+router = APIRouter(tags=["datasets"])
+
+ZIP_BODY = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            }
+        },
+        "required": True,
+    }
+}
+
+
+@router.post(
+    "/api/projects/{project_id}/imports",
+    response_model=JobOut,
+    status_code=202,
+    openapi_extra=ZIP_BODY,
+)
+async def import_dataset(
+    project_id: int,
+    request: Request,
+    layout: Literal["auto", "plain", "color", "camvid", "cityscapes", "segtune"] = "auto",
+    mapping: str | None = Query(
+        None, description='A preset name or a JSON object such as {"8": "car", "default": 0}.'
+    ),
+    split: Literal["auto", "none", "train", "val", "test"] = "auto",
+    session: Session = Depends(get_session),
+    storage=Depends(get_storage),
+    settings=Depends(get_settings),
+    dispatcher=Depends(get_dispatcher),
+):
+    """Upload a dataset zip (multipart field `file`) and queue its import."""
+    get_project(session, project_id)
+    files = await receive_files(request, storage, {"file"}, settings.max_upload_bytes)
+    if len(files) != 1:
+        discard(files)
+        raise Invalid("Send exactly one zip in the multipart field 'file'.")
+    upload = files[0]
+    job = imports.request_import(
+        session,
+        storage,
+        settings,
+        project_id,
+        upload.path,
+        upload.filename,
+        layout=layout,
+        mapping=mapping,
+        split=split,
+    )
+    return jobs.enqueue(session, job, dispatcher.dispatch)
+
+
+@router.get("/api/imports/presets", response_model=list[MappingPreset])
+def mapping_presets():
+    """The named class mappings an import accepts."""
+    return [{"name": name, "mapping": mapping} for name, mapping in PRESETS.items()]
+
+
+@router.post("/api/projects/{project_id}/exports", response_model=JobOut, status_code=202)
+def export_dataset(
+    project_id: int,
+    body: ExportRequest,
+    session: Session = Depends(get_session),
+    dispatcher=Depends(get_dispatcher),
+):
+    """Queue an export of the project (or one split) as a zip."""
+    job = exports.request_export(session, project_id, **body.model_dump())
+    return jobs.enqueue(session, job, dispatcher.dispatch)
+
+
+@router.get("/api/exports/{job_id}/download", response_class=FileResponse)
+def download_export(
+    job_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)
+):
+    """The zip of a finished export job."""
+    key, filename = exports.export_file(session, storage, job_id)
+    return FileResponse(storage.path(key), media_type="application/zip", filename=filename)
