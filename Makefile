@@ -27,4 +27,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check backend worker tests bench migrations
 
 bench-sample: $(STAMP)
-	$(BIN)/python bench/sample_frames.py
+	$(BIN)/python -m bench.sample_frames

@@ -11,8 +11,6 @@ from PIL import Image
 
 from backend.errors import Invalid
 
-av.logging.set_level(av.logging.PANIC)
-
 
 @dataclass(frozen=True)
 class VideoInfo:

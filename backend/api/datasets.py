@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_dispatcher, get_session, get_settings, get_storage
+from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
 from backend.api.uploads import discard, receive_files
 from backend.errors import Invalid
 from backend.schemas.datasets import ExportRequest, MappingPreset
@@ -48,7 +48,7 @@ async def import_dataset(
         None, description='A preset name or a JSON object such as {"8": "car", "default": 0}.'
     ),
     split: Literal["auto", "none", "train", "val", "test"] = "auto",
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage=Depends(get_storage),
     settings=Depends(get_settings),
     dispatcher=Depends(get_dispatcher),
@@ -84,7 +84,7 @@ def mapping_presets():
 def export_dataset(
     project_id: int,
     body: ExportRequest,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     dispatcher=Depends(get_dispatcher),
 ):
     """Queue an export of the project (or one split) as a zip."""
@@ -93,9 +93,7 @@ def export_dataset(
 
 
 @router.get("/api/exports/{job_id}/download", response_class=FileResponse)
-def download_export(
-    job_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)
-):
+def download_export(job_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The zip of a finished export job."""
     key, filename = exports.export_file(session, storage, job_id)
     return FileResponse(storage.path(key), media_type="application/zip", filename=filename)

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -35,3 +35,8 @@ def get_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# Function scope: the commit happens before the response is sent, so a client that gets 201
+# can immediately read what it created (FastAPI otherwise closes yield-dependencies later).
+DbSession = Depends(get_session, scope="function")

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_settings, get_storage
+from backend.api.deps import DbSession, get_settings, get_storage
 from backend.api.uploads import receive_files
 from backend.schemas.media import FrameOut, FrameUpdate, SplitCounts, SplitRequest
 from backend.services import frames, splits
@@ -38,7 +38,7 @@ IMAGES_BODY = {
 async def upload_images(
     project_id: int,
     request: Request,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage=Depends(get_storage),
     settings=Depends(get_settings),
 ):
@@ -54,44 +54,40 @@ def list_frames(
     split: str | None = None,
     label_status: str | None = None,
     video_id: int | None = None,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
 ):
     """A project's frames, optionally filtered by split (or 'none'), label status, video."""
     return frames.list_frames(session, project_id, split, label_status, video_id)
 
 
 @router.get("/api/frames/{frame_id}", response_model=FrameOut)
-def get_frame(frame_id: int, session: Session = Depends(get_session)):
+def get_frame(frame_id: int, session: Session = DbSession):
     """One frame."""
     return frames.get_frame(session, frame_id)
 
 
 @router.get("/api/frames/{frame_id}/image", response_class=FileResponse)
-def frame_image(
-    frame_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)
-):
+def frame_image(frame_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The frame's lossless PNG."""
     frame = frames.get_frame(session, frame_id)
     return FileResponse(storage.path(frame.storage_key), media_type="image/png")
 
 
 @router.get("/api/frames/{frame_id}/thumbnail")
-def frame_thumbnail(
-    frame_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)
-):
+def frame_thumbnail(frame_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """A small JPEG preview for grids (made once, then cached)."""
     data = frames.thumbnail(session, storage, frame_id)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.patch("/api/frames/{frame_id}", response_model=FrameOut)
-def update_frame(frame_id: int, body: FrameUpdate, session: Session = Depends(get_session)):
+def update_frame(frame_id: int, body: FrameUpdate, session: Session = DbSession):
     """Override a frame's split or set its label status."""
     return frames.update_frame(session, frame_id, body.split, body.label_status)
 
 
 @router.post("/api/projects/{project_id}/splits", response_model=SplitCounts)
-def assign_splits(project_id: int, body: SplitRequest, session: Session = Depends(get_session)):
+def assign_splits(project_id: int, body: SplitRequest, session: Session = DbSession):
     """Assign train/val/test to every frame without a manual override."""
     fractions = (body.train, body.val, body.test)
     return splits.assign_splits(session, project_id, body.strategy, fractions, body.seed)

@@ -1,16 +1,16 @@
 """Liveness and readiness."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session
+from backend.api.deps import DbSession
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/api/health")
-def health(session: Session = Depends(get_session)) -> dict:
+def health(session: Session = DbSession) -> dict:
     """Report that the web process and its database answer."""
     session.execute(text("SELECT 1"))
     return {"status": "ok"}

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_dispatcher, get_session
+from backend.api.deps import DbSession, get_dispatcher
 from backend.schemas.jobs import JobOut
 from backend.services import jobs
 
@@ -17,29 +17,25 @@ def _out(session: Session, job) -> JobOut:
 
 
 @router.get("", response_model=list[JobOut])
-def list_jobs(project_id: int | None = None, session: Session = Depends(get_session)):
+def list_jobs(project_id: int | None = None, session: Session = DbSession):
     """Newest jobs first, optionally of one project."""
     return [_out(session, job) for job in jobs.list_jobs(session, project_id)]
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: int, session: Session = Depends(get_session)):
+def get_job(job_id: int, session: Session = DbSession):
     """A job's status, progress, message, error and result."""
     return _out(session, jobs.get_job(session, job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel_job(
-    job_id: int, session: Session = Depends(get_session), dispatcher=Depends(get_dispatcher)
-):
+def cancel_job(job_id: int, session: Session = DbSession, dispatcher=Depends(get_dispatcher)):
     """Cancel a queued job, or ask a running one to stop at its next step."""
     return _out(session, jobs.cancel_job(session, job_id, dispatcher.revoke))
 
 
 @router.post("/{job_id}/retry", response_model=JobOut)
-def retry_job(
-    job_id: int, session: Session = Depends(get_session), dispatcher=Depends(get_dispatcher)
-):
+def retry_job(job_id: int, session: Session = DbSession, dispatcher=Depends(get_dispatcher)):
     """Queue a failed or cancelled job again."""
     return _out(
         session, jobs.enqueue(session, jobs.retry_job(session, job_id), dispatcher.dispatch)

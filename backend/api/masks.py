@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_storage
+from backend.api.deps import DbSession, get_storage
 from backend.errors import TooLarge
 from backend.schemas.masks import MaskSaved, MaskVersionOut
 from backend.services import masks
@@ -39,7 +39,7 @@ def _png(data: bytes, version: int) -> Response:
 
 
 @router.get("/api/frames/{frame_id}/mask", response_class=Response)
-def get_mask(frame_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)):
+def get_mask(frame_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The current mask (8-bit class ids, 255 = unlabeled) with its version as ETag."""
     return _png(*masks.read_mask(session, storage, frame_id))
 
@@ -49,7 +49,7 @@ def put_mask(
     frame_id: int,
     data: bytes = Depends(png_body),
     if_match: str | None = Header(None),
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage=Depends(get_storage),
 ):
     """Save a new version; 409 with current_version if If-Match names an older one."""
@@ -58,7 +58,7 @@ def put_mask(
 
 
 @router.get("/api/frames/{frame_id}/masks", response_model=list[MaskVersionOut])
-def list_mask_versions(frame_id: int, session: Session = Depends(get_session)):
+def list_mask_versions(frame_id: int, session: Session = DbSession):
     """Every saved version, newest first."""
     return masks.list_versions(session, frame_id)
 
@@ -67,7 +67,7 @@ def list_mask_versions(frame_id: int, session: Session = Depends(get_session)):
 def get_mask_version(
     frame_id: int,
     version: int,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage=Depends(get_storage),
 ):
     """One saved version's PNG."""
@@ -79,7 +79,7 @@ def restore_mask_version(
     frame_id: int,
     version: int,
     if_match: str | None = Header(None),
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage=Depends(get_storage),
 ):
     """Make an earlier version current again (stored as a new version)."""

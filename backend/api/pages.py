@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_settings
+from backend.api.deps import DbSession, get_settings
 from backend.services import frames, jobs, projects
 
 TEMPLATES = Jinja2Templates(
@@ -26,7 +26,7 @@ def project_list(request: Request):
 def project_page(
     project_id: int,
     request: Request,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     settings=Depends(get_settings),
 ):
     """A project: videos, upload, sampling, frame grid."""
@@ -42,14 +42,14 @@ def job_list(request: Request):
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(job_id: int, request: Request, session: Session = Depends(get_session)):
+def job_page(job_id: int, request: Request, session: Session = DbSession):
     """A job with live progress."""
     job = jobs.get_job(session, job_id)
     return TEMPLATES.TemplateResponse(request, "job.html", {"job": job})
 
 
 @router.get("/frames/{frame_id}", response_class=HTMLResponse)
-def painter_page(frame_id: int, request: Request, session: Session = Depends(get_session)):
+def painter_page(frame_id: int, request: Request, session: Session = DbSession):
     """The mask painter for one frame."""
     frame = frames.get_frame(session, frame_id)
     project = projects.get_project(session, frame.project_id)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_storage
+from backend.api.deps import DbSession, get_storage
 from backend.schemas.projects import ProjectCreate, ProjectOut, ProjectUpdate
 from backend.services import projects
 from backend.services.projects import ClassSpec
@@ -16,25 +16,25 @@ def _specs(classes) -> list[ClassSpec] | None:
 
 
 @router.post("", response_model=ProjectOut, status_code=201)
-def create_project(body: ProjectCreate, session: Session = Depends(get_session)):
+def create_project(body: ProjectCreate, session: Session = DbSession):
     """Create a project (default classes: background, car, traffic sign)."""
     return projects.create_project(session, body.name, _specs(body.classes), body.initial_mask)
 
 
 @router.get("", response_model=list[ProjectOut])
-def list_projects(session: Session = Depends(get_session)):
+def list_projects(session: Session = DbSession):
     """All projects."""
     return projects.list_projects(session)
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
-def get_project(project_id: int, session: Session = Depends(get_session)):
+def get_project(project_id: int, session: Session = DbSession):
     """One project with its classes."""
     return projects.get_project(session, project_id)
 
 
 @router.patch("/{project_id}", response_model=ProjectOut)
-def update_project(project_id: int, body: ProjectUpdate, session: Session = Depends(get_session)):
+def update_project(project_id: int, body: ProjectUpdate, session: Session = DbSession):
     """Rename a project or edit its classes."""
     return projects.update_project(
         session, project_id, body.name, _specs(body.classes), body.initial_mask
@@ -42,9 +42,7 @@ def update_project(project_id: int, body: ProjectUpdate, session: Session = Depe
 
 
 @router.delete("/{project_id}", status_code=204)
-def delete_project(
-    project_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)
-):
+def delete_project(project_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """Delete a project with its videos, frames and jobs."""
     prefixes = projects.delete_project(session, project_id)
     session.commit()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_session, get_storage
+from backend.api.deps import DbSession, get_storage
 from backend.schemas.reports import ReportOut
 from backend.services import reports
 from backend.storage import LocalStorage
@@ -21,7 +21,7 @@ def _attachment(job_id: int, suffix: str) -> dict[str, str]:
 @router.get("/{job_id}/report", response_model=ReportOut)
 def get_report(
     job_id: int,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
 ):
     """Before/after scores with paired 95% bootstrap intervals, sentences, curves, timeline."""
@@ -32,7 +32,7 @@ def get_report(
 def get_figure(
     job_id: int,
     name: str,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
 ):
     """A report figure: confusion, loss, miou or frame_{k} (k-th test frame)."""
@@ -42,7 +42,7 @@ def get_figure(
 @router.get("/{job_id}/report/timeline.gif", response_class=Response)
 def get_timeline_gif(
     job_id: int,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
 ):
     """The validation overlays after each iteration as an animated GIF."""
@@ -55,7 +55,7 @@ def get_timeline_overlay(
     job_id: int,
     iteration: int,
     k: int,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
 ):
     """The k-th validation overlay recorded after an iteration."""
@@ -66,7 +66,7 @@ def get_timeline_overlay(
 @router.get("/{job_id}/report.html", response_class=HTMLResponse)
 def download_html(
     job_id: int,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
 ):
     """The self-contained HTML report (every picture embedded)."""
@@ -77,7 +77,7 @@ def download_html(
 @router.get("/{job_id}/report.json", response_class=Response)
 def download_json(
     job_id: int,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
 ):
     """The report JSON as a file."""
@@ -88,7 +88,7 @@ def download_json(
 @router.get("/{job_id}/report.csv", response_class=Response)
 def download_csv(
     job_id: int,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
 ):
     """One CSV row per figure: before, after, change and their 95% bounds."""

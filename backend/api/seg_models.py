@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_dispatcher, get_session, get_settings, get_storage
+from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
 from backend.api.uploads import discard, receive_files
 from backend.errors import Invalid
 from backend.schemas.jobs import JobOut
@@ -45,7 +45,7 @@ def _int(texts: dict[str, str], key: str) -> int | None:
 @router.post("", response_model=SegModelOut, status_code=202, openapi_extra=UPLOAD_BODY)
 async def upload_model(
     request: Request,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage=Depends(get_storage),
     settings=Depends(get_settings),
     dispatcher=Depends(get_dispatcher),
@@ -78,21 +78,19 @@ async def upload_model(
 
 
 @router.get("", response_model=list[SegModelOut])
-def list_models(project_id: int | None = None, session: Session = Depends(get_session)):
+def list_models(project_id: int | None = None, session: Session = DbSession):
     """Models of a project (and shared base models), or all."""
     return seg_models.list_models(session, project_id)
 
 
 @router.get("/{model_id}", response_model=SegModelOut)
-def get_model(model_id: int, session: Session = Depends(get_session)):
+def get_model(model_id: int, session: Session = DbSession):
     """One model."""
     return seg_models.get_model(session, model_id)
 
 
 @router.get("/{model_id}/download", response_class=FileResponse)
-def download_model(
-    model_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)
-):
+def download_model(model_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The checkpoint file (weights under `model_state`, public DeepLabV3Plus-Pytorch layout)."""
     model = seg_models.get_model(session, model_id)
     return FileResponse(
@@ -103,17 +101,13 @@ def download_model(
 
 
 @router.post("/{model_id}/onnx", response_model=JobOut, status_code=202)
-def export_onnx(
-    model_id: int, session: Session = Depends(get_session), dispatcher=Depends(get_dispatcher)
-):
+def export_onnx(model_id: int, session: Session = DbSession, dispatcher=Depends(get_dispatcher)):
     """Queue an ONNX export (any input size, project classes out)."""
     return jobs.enqueue(session, seg_models.request_onnx(session, model_id), dispatcher.dispatch)
 
 
 @router.get("/{model_id}/onnx", response_class=FileResponse)
-def download_onnx(
-    model_id: int, session: Session = Depends(get_session), storage=Depends(get_storage)
-):
+def download_onnx(model_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The ONNX export (input: normalised N x 3 x H x W; output: logits of the same size)."""
     key, name = seg_models.onnx_file(session, model_id)
     return FileResponse(storage.path(key), media_type="application/octet-stream", filename=name)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_dispatcher, get_session
+from backend.api.deps import DbSession, get_dispatcher
 from backend.schemas.jobs import JobOut
 from backend.schemas.training import EvaluateRequest, PrelabelRequest, TrainRequest
 from backend.services import jobs, prelabel, training
@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api/projects/{project_id}", tags=["training"])
 
 
 @router.get("/train/check")
-def check_training_data(project_id: int, session: Session = Depends(get_session)) -> dict:
+def check_training_data(project_id: int, session: Session = DbSession) -> dict:
     """What is missing before a fine-tune makes sense (blocking problems and warnings)."""
     return training.check_data(session, project_id)
 
@@ -21,7 +21,7 @@ def check_training_data(project_id: int, session: Session = Depends(get_session)
 def train(
     project_id: int,
     body: TrainRequest,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     dispatcher=Depends(get_dispatcher),
 ):
     """Queue a fine-tune; 422 lists what is missing (force=true proceeds past warnings)."""
@@ -34,7 +34,7 @@ def train(
 def evaluate(
     project_id: int,
     body: EvaluateRequest,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     dispatcher=Depends(get_dispatcher),
 ):
     """Queue scoring of models on the project's test split."""
@@ -46,7 +46,7 @@ def evaluate(
 def prelabel_frames(
     project_id: int,
     body: PrelabelRequest,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     dispatcher=Depends(get_dispatcher),
 ):
     """Queue model predictions as draft masks; a person's mask is kept unless overwrite=true."""

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
-from backend.api.deps import get_dispatcher, get_session, get_settings, get_storage
+from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
 from backend.api.uploads import discard, receive_files
 from backend.errors import Invalid
 from backend.schemas.jobs import JobOut
@@ -35,7 +35,7 @@ router = APIRouter(tags=["videos"])
 async def upload_video(
     project_id: int,
     request: Request,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     storage=Depends(get_storage),
     settings=Depends(get_settings),
 ):
@@ -50,13 +50,13 @@ async def upload_video(
 
 
 @router.get("/api/projects/{project_id}/videos", response_model=list[VideoOut])
-def list_videos(project_id: int, session: Session = Depends(get_session)):
+def list_videos(project_id: int, session: Session = DbSession):
     """A project's videos."""
     return videos.list_videos(session, project_id)
 
 
 @router.get("/api/videos/{video_id}", response_model=VideoOut)
-def get_video(video_id: int, session: Session = Depends(get_session)):
+def get_video(video_id: int, session: Session = DbSession):
     """One video."""
     return videos.get_video(session, video_id)
 
@@ -65,7 +65,7 @@ def get_video(video_id: int, session: Session = Depends(get_session)):
 def sample_video(
     video_id: int,
     body: SampleRequest,
-    session: Session = Depends(get_session),
+    session: Session = DbSession,
     settings=Depends(get_settings),
     dispatcher=Depends(get_dispatcher),
 ):

@@ -1,0 +1,127 @@
+"""Benchmark: mask PUT latency with concurrent clients against the embedded server.
+
+Starts `segtune web` with the `make run` settings (SQLite WAL, local media) on a temporary data
+dir, creates 1080p frames, then 16 clients each save masks with If-Match version checks for a
+fixed number of rounds. Prints p50/p99 latency, errors, and checks that no acknowledged version
+was lost (every acknowledged version is readable afterwards, byte for byte).
+"""
+
+import argparse
+import asyncio
+import io
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+from rich.console import Console
+from rich.table import Table
+
+from backend.config import Settings
+from backend.db import upgrade_database
+from tests.live import LiveServer
+
+console = Console()
+
+
+def _png(array: np.ndarray, mode: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _mask(seed: int, width: int, height: int) -> bytes:
+    """A plausible label map: background, a few car boxes, a sign, unlabeled border."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((height, width), np.uint8)
+    for _ in range(4):
+        x, y = rng.integers(0, width - 300), rng.integers(height // 2, height - 150)
+        labels[y : y + 150, x : x + 300] = 1
+    labels[100:160, 200 + seed % 500 : 260 + seed % 500] = 2
+    labels[-20:] = 255
+    return _png(labels, "L")
+
+
+async def _client(base: str, frame_id: int, rounds: int, bodies: list[bytes], acked, latencies):
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        version, errors = 0, 0
+        for r in range(rounds):
+            body = bodies[r % len(bodies)]
+            start = time.perf_counter()
+            res = await http.put(
+                f"/api/frames/{frame_id}/mask",
+                content=body,
+                headers={"If-Match": f'"{version}"', "Content-Type": "image/png"},
+            )
+            latencies.append(time.perf_counter() - start)
+            if res.status_code == 200:
+                version = res.json()["version"]
+                acked.append((frame_id, version, body))
+            else:
+                errors += 1
+        return errors
+
+
+async def _run(base: str, frames: list[int], rounds: int, bodies: list[bytes]):
+    acked, latencies = [], []
+    started = time.perf_counter()
+    errors = await asyncio.gather(
+        *(_client(base, f, rounds, bodies, acked, latencies) for f in frames)
+    )
+    return acked, latencies, sum(errors), time.perf_counter() - started
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--width", type=int, default=1920)
+    parser.add_argument("--height", type=int, default=1080)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data")
+        upgrade_database(settings)
+        server = LiveServer(settings, Path(tmp) / "logs")
+        server.start()
+        try:
+            base = server.url
+            project = httpx.post(f"{base}/api/projects", json={"name": "bench"}).json()
+            image = _png(np.full((args.height, args.width, 3), 128, np.uint8))
+            files = [("files", (f"f{i}.png", image)) for i in range(args.clients)]
+            frames = httpx.post(
+                f"{base}/api/projects/{project['id']}/images", files=files, timeout=120
+            ).json()
+            bodies = [_mask(s, args.width, args.height) for s in range(8)]
+            ids = [f["id"] for f in frames]
+            acked, lat, errors, wall = asyncio.run(_run(base, ids, args.rounds, bodies))
+            lost = 0
+            for frame_id, version, body in acked:
+                got = httpx.get(f"{base}/api/frames/{frame_id}/masks/{version}")
+                lost += got.status_code != 200 or got.content != body
+        finally:
+            server.stop()
+    lat_ms = sorted(x * 1000 for x in lat)
+    table = Table(
+        title=f"mask PUT, {args.clients} clients x {args.rounds}, {args.width}x{args.height}"
+    )
+    for col in ("requests", "p50 ms", "p99 ms", "max ms", "req/s", "errors", "lost versions"):
+        table.add_column(col)
+    table.add_row(
+        str(len(lat_ms)),
+        f"{statistics.median(lat_ms):.1f}",
+        f"{lat_ms[int(0.99 * (len(lat_ms) - 1))]:.1f}",
+        f"{lat_ms[-1]:.1f}",
+        f"{len(lat_ms) / wall:.0f}",
+        str(errors),
+        str(lost),
+    )
+    console.print(table)
+    console.print(f"mask PNG size: {len(bodies[0]) / 1024:.0f} KiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+// JSON API client: every failure becomes an ApiError whose message is the server's `detail`.
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+  }
+}
+
+const STATUS_TEXT = {
+  400: "The request was not accepted",
+  404: "Not found",
+  409: "Conflict with the current state",
+  413: "The upload is too large",
+  422: "The input was not accepted",
+  500: "The server hit an internal error",
+  502: "The server is unreachable",
+  503: "A service the server needs is unavailable",
+};
+
+/** Turns FastAPI's `detail` (a string, or a list of validation errors) into one readable line. */
+export function describeDetail(detail, status) {
+  if (typeof detail === "string" && detail.trim()) return detail;
+  if (Array.isArray(detail) && detail.length) {
+    return detail
+      .map((item) => {
+        const where = (item.loc || []).filter((part) => part !== "body").join(".");
+        const msg = String(item.msg || "invalid value").replace(/^Value error, /, "");
+        return where ? `${where}: ${msg}` : msg;
+      })
+      .join("; ");
+  }
+  const text = STATUS_TEXT[status] || "The request failed";
+  return `${text} (HTTP ${status}).`;
+}
+
+/** Parses a response body as JSON when possible (null otherwise). */
+export function parseJSON(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** Sends a request; resolves to the parsed JSON body (null for 204), rejects with ApiError. */
+export async function api(path, { method = "GET", body, signal } = {}) {
+  const init = { method, headers: { Accept: "application/json" }, signal };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "Cannot reach the SegTune server. Is it still running?");
+  }
+  const data = parseJSON(await response.text());
+  if (!response.ok) throw new ApiError(response.status, describeDetail(data?.detail, response.status));
+  return data;
+}
+
+export const getJSON = (path, options) => api(path, options);
+export const postJSON = (path, body = {}) => api(path, { method: "POST", body });
+export const patchJSON = (path, body) => api(path, { method: "PATCH", body });
+
+/** A path with query parameters, leaving out empty ones. */
+export function withQuery(path, params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") query.set(key, String(value));
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}

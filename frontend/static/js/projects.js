@@ -1,0 +1,66 @@
+// Project list and the "new project" form.
+import { getJSON, postJSON } from "./api.js";
+import { byTestId, el, showMessage } from "./dom.js";
+
+const list = byTestId("project-list");
+const form = byTestId("project-form");
+const nameInput = byTestId("project-name");
+const errorBox = byTestId("project-error");
+
+function projectItem(project) {
+  const swatches = project.classes.map((c) => {
+    const dot = el("span", { class: "swatch", title: c.name });
+    dot.style.backgroundColor = c.color;
+    return dot;
+  });
+  const classCount = `${project.classes.length} class${project.classes.length === 1 ? "" : "es"}`;
+  return el(
+    "li",
+    { class: "project-item", testid: "project-item", dataset: { projectId: project.id } },
+    el(
+      "a",
+      { href: `/projects/${project.id}`, class: "project-link", testid: "project-link" },
+      el("span", { class: "project-name", testid: "project-item-name" }, project.name),
+      el(
+        "span",
+        { class: "project-classes" },
+        el("span", { class: "swatches" }, ...swatches),
+        el("span", { class: "muted small" }, classCount),
+      ),
+    ),
+  );
+}
+
+async function load() {
+  try {
+    const projects = await getJSON("/api/projects");
+    list.replaceChildren(...projects.map(projectItem));
+    byTestId("project-empty").hidden = projects.length > 0;
+  } catch (error) {
+    showMessage(errorBox, `Could not load projects: ${error.message}`);
+  } finally {
+    byTestId("project-loading").hidden = true;
+  }
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const name = nameInput.value.trim();
+  if (!name) {
+    showMessage(errorBox, "Give the project a name.");
+    nameInput.focus();
+    return;
+  }
+  const button = byTestId("project-create");
+  button.disabled = true;
+  showMessage(errorBox, "");
+  try {
+    const project = await postJSON("/api/projects", { name });
+    window.location.assign(`/projects/${project.id}`);
+  } catch (error) {
+    showMessage(errorBox, error.message);
+    button.disabled = false;
+  }
+});
+
+load();
