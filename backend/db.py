@@ -1,5 +1,6 @@
 """Database engine and session factories (nothing is connected at import time)."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,34 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+class _WriterQueue:
+    """Serialises one process's SQLite writers on a lock instead of SQLite's busy-sleep.
+
+    SQLite allows one writer; its busy handler makes waiting writers sleep with growing
+    back-off, which turns a burst of concurrent saves into multi-second tail latencies.
+    Taking a process-wide lock before the first write of a transaction (and releasing it at
+    commit or rollback) hands the write lock over in order, without sleeping. Reads never
+    wait. Other processes (workers) still meet SQLite's busy timeout.
+    """
+
+    def __init__(self, timeout: float):
+        # A plain Lock, not an RLock: a transaction may commit on another thread than the one
+        # that wrote (FastAPI runs dependencies and routes on pool threads).
+        self.lock, self.timeout = threading.Lock(), timeout
+
+    def before_execute(self, conn, _cursor, statement, _params, _context, _many) -> None:
+        if not conn.info.get("writer") and not statement.lstrip()[:6].upper().startswith(
+            ("SELECT", "PRAGMA")
+        ):
+            if not self.lock.acquire(timeout=self.timeout):
+                raise TimeoutError("another writer held the database for too long")
+            conn.info["writer"] = True
+
+    def end(self, conn) -> None:
+        if conn.info.pop("writer", False):
+            self.lock.release()
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for a database URL, tuned for SQLite or PostgreSQL."""
     if url.startswith("postgresql://"):
@@ -30,6 +59,10 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        writers = _WriterQueue(timeout=30)
+        event.listen(engine, "before_cursor_execute", writers.before_execute)
+        event.listen(engine, "commit", writers.end)
+        event.listen(engine, "rollback", writers.end)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

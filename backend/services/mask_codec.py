@@ -12,8 +12,8 @@ UNLABELED = 255
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def decode_mask(data: bytes, width: int, height: int, n_classes: int) -> np.ndarray:
-    """Check and decode an uploaded mask; every rejection says why."""
+def check_mask(data: bytes, width: int, height: int, n_classes: int) -> dict[str, int]:
+    """Check an uploaded mask and return its pixel counts per id; every rejection says why."""
     if not data.startswith(PNG_SIGNATURE):
         raise Invalid("The mask must be a PNG image (Content-Type image/png).")
     try:
@@ -26,17 +26,18 @@ def decode_mask(data: bytes, width: int, height: int, n_classes: int) -> np.ndar
                 raise Invalid(
                     f"The mask is {image.width}x{image.height}; the frame is {width}x{height}."
                 )
-            labels = np.asarray(image, dtype=np.uint8)
+            # Pillow's histogram counts the raw 8-bit values (palette indices for mode P) in C,
+            # several times faster than decoding to numpy and counting there.
+            histogram = image.histogram()[:256]
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, zlib.error) as exc:
         raise Invalid("The mask PNG is corrupt and cannot be decoded.") from exc
-    counts = np.bincount(labels.ravel(), minlength=256)
-    bad = [v for v in np.flatnonzero(counts) if v >= n_classes and v != UNLABELED]
+    bad = [v for v, n in enumerate(histogram) if n and v >= n_classes and v != UNLABELED]
     if bad:
         raise Invalid(
-            f"The mask contains value {int(bad[0])}, which is not a class index "
+            f"The mask contains value {bad[0]}, which is not a class index "
             f"(0-{n_classes - 1}) or 255 (unlabeled)."
         )
-    return labels
+    return {str(v): n for v, n in enumerate(histogram) if n}
 
 
 def pixel_counts(labels: np.ndarray) -> dict[str, int]:

@@ -1,13 +1,12 @@
 """Mask versions of frames: read, save with optimistic concurrency, list, restore."""
 
-import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, Invalid, NotFound, PreconditionRequired
 from backend.models import Frame, Mask
 from backend.services.frames import get_frame
-from backend.services.mask_codec import blank_mask, decode_mask, encode_mask, pixel_counts
+from backend.services.mask_codec import blank_mask, check_mask, encode_mask
 from backend.services.projects import get_project
 from backend.storage import LocalStorage, new_key
 
@@ -63,15 +62,15 @@ def save_mask(
     """Store a new version if the client edited the current one; file first, then the row."""
     frame = get_frame(session, frame_id)
     project = get_project(session, frame.project_id)
-    labels = decode_mask(data, frame.width, frame.height, len(project.classes))
-    return _store(session, storage, frame, labels, data, expected_version, source)
+    counts = check_mask(data, frame.width, frame.height, len(project.classes))
+    return _store(session, storage, frame, counts, data, expected_version, source)
 
 
 def _store(
     session: Session,
     storage: LocalStorage,
     frame: Frame,
-    labels: np.ndarray,
+    counts: dict[str, int],
     data: bytes,
     expected_version: int,
     source: str,
@@ -98,16 +97,18 @@ def _store(
         frame_id=frame.id,
         version=expected_version + 1,
         storage_key=key,
-        class_pixel_counts=pixel_counts(labels),
+        class_pixel_counts=counts,
         source=source,
     )
     session.add(mask)
     try:
-        session.flush()
+        # Commit here, not when the request ends: the version is acknowledged only once it
+        # is durable, and the database's single write lock is held as briefly as possible.
+        session.commit()
     except Exception:
+        session.rollback()
         storage.delete(key)
         raise
-    session.refresh(frame)
     return mask
 
 
