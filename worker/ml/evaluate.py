@@ -1,0 +1,154 @@
+"""Full-resolution inference and honest metrics over a set of labeled frames."""
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from . import metrics
+from .classmap import map_labels
+from .data import Sample
+from .runtime import amp_dtype, autocast, prepare, resolve_device
+
+
+@dataclass
+class EvalResult:
+    """Confusion matrix over all frames, its metrics, and per-frame predictions and matrices."""
+
+    confusion: np.ndarray
+    metrics: dict
+    predictions: list[np.ndarray]
+    frame_confusions: list[np.ndarray]
+    names: list[str]
+
+
+def predict_logits(
+    model: nn.Module,
+    image: np.ndarray,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device,
+    flip_tta: bool = False,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Logits (K x H x W, float32, on device) for one uint8 frame at its own resolution."""
+    with torch.inference_mode():
+        x = to_input(image, mean, std, device)
+    with torch.inference_mode(), autocast(device, dtype):
+        batch = torch.cat([x, x.flip(-1)]) if flip_tta else x
+        out = model(batch).float()
+    if out.shape[-2:] != image.shape[:2]:
+        raise RuntimeError(f"model returned {tuple(out.shape[-2:])} for a {image.shape[:2]} frame")
+    # Averaging logits of the frame and its mirror (flipped back) is the flip TTA.
+    return (out[0] + out[1].flip(-1)) / 2 if flip_tta else out[0]
+
+
+def to_input(
+    image: np.ndarray, mean: Sequence[float], std: Sequence[float], device: torch.device
+) -> torch.Tensor:
+    """1 x 3 x H x W normalised channels_last tensor; the uint8 frame is sent, not floats."""
+    x = torch.tensor(image, device=device).permute(2, 0, 1)[None].float()
+    scale = torch.tensor(std, device=device).view(1, 3, 1, 1) * 255
+    x = (x - torch.tensor(mean, device=device).view(1, 3, 1, 1) * 255) / scale
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def predict(
+    model: nn.Module,
+    image: np.ndarray,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device,
+    flip_tta: bool = False,
+    dtype: torch.dtype | None = None,
+    class_map: Sequence[int] | None = None,
+) -> np.ndarray:
+    """H x W uint8 class ids: argmax at full resolution, then mapped through class_map if given."""
+    logits = predict_logits(model, image, mean, std, device, flip_tta, dtype)
+    pred = logits.argmax(0).to(torch.uint8).cpu().numpy()
+    return map_labels(pred, class_map) if class_map is not None else pred
+
+
+def evaluate(
+    model: nn.Module,
+    samples: Sequence[Sample],
+    num_classes: int,
+    *,
+    mean: Sequence[float],
+    std: Sequence[float],
+    class_map: Sequence[int] | None = None,
+    class_names: list[str] | None = None,
+    flip_tta: bool = False,
+    device: str = "auto",
+    amp: str = "off",
+    on_frame: Callable[[int, int], None] | None = None,
+) -> EvalResult:
+    """Predict every frame at full size (ground truth is never resized) and score the lot.
+
+    class_map maps a base model's source classes to the num_classes project classes ("before"
+    predictions); on_frame(done, total) may raise to cancel.
+    """
+    dev = resolve_device(device)
+    model = prepare(model, dev).eval()
+    dtype = amp_dtype(dev, amp)
+    total = np.zeros((num_classes, num_classes), np.int64)
+    predictions, frame_cms = [], []
+    for i, sample in enumerate(samples):
+        pred = predict(model, sample.image, mean, std, dev, flip_tta, dtype, class_map)
+        cm = metrics.confusion_matrix(sample.mask, pred, num_classes)
+        total += cm
+        predictions.append(pred)
+        frame_cms.append(cm)
+        if on_frame:
+            on_frame(i + 1, len(samples))
+    return EvalResult(
+        confusion=total,
+        metrics=metrics.summarize(total, class_names),
+        predictions=predictions,
+        frame_confusions=frame_cms,
+        names=[s.name for s in samples],
+    )
+
+
+def frame_loss(logits: torch.Tensor, mask: np.ndarray) -> tuple[float, int]:
+    """(summed cross-entropy over labeled pixels, number of labeled pixels) for one frame."""
+    target = torch.from_numpy(mask.astype(np.int64)).to(logits.device)[None]
+    loss = F.cross_entropy(logits[None], target, ignore_index=metrics.IGNORE_INDEX, reduction="sum")
+    return float(loss), int((target != metrics.IGNORE_INDEX).sum())
+
+
+def colorize(pred: np.ndarray, colors: Sequence[Sequence[int]]) -> np.ndarray:
+    """H x W x 3 uint8 picture of class ids (255 and unknown ids are black)."""
+    palette = np.zeros((256, 3), np.uint8)
+    palette[: len(colors)] = np.asarray(colors, np.uint8)
+    return palette[pred]
+
+
+def overlay(
+    image: np.ndarray,
+    pred: np.ndarray,
+    colors: Sequence[Sequence[int]],
+    alpha: float = 0.5,
+    max_side: int = 0,
+) -> np.ndarray:
+    """The frame blended with its coloured prediction, optionally shrunk to max_side."""
+    if max_side and max(image.shape[:2]) > max_side:
+        # Shrinking first keeps the blend and any later PNG encoding cheap.
+        scale = max_side / max(image.shape[:2])
+        size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+        image = np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+        pred = np.asarray(Image.fromarray(pred).resize(size, Image.NEAREST))
+    blend = image * (1 - alpha) + colorize(pred, colors) * alpha
+    return blend.round().astype(np.uint8)
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """PNG bytes of an RGB or single-channel uint8 array."""
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()

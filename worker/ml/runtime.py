@@ -1,0 +1,57 @@
+"""Device, thread and precision choices shared by training and evaluation."""
+
+import os
+from contextlib import AbstractContextManager, nullcontext
+from functools import cache
+
+import torch
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' -> CUDA when available, else CPU; anything else is passed to torch.device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def use_all_cores(num_threads: int | None = None) -> int:
+    """Give intra-op parallelism every core this process may run on (or num_threads)."""
+    threads = num_threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    return threads
+
+
+@cache
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU executes bf16 matrix work natively (AVX512-BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def amp_dtype(device: torch.device, amp: str) -> torch.dtype | None:
+    """bf16 for 'bf16', None for 'off'; 'auto' picks bf16 where the hardware runs it natively."""
+    if amp not in ("auto", "bf16", "off"):
+        raise ValueError(f"amp must be 'auto', 'bf16' or 'off', not {amp!r}")
+    if amp == "off":
+        return None
+    if amp == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16() else None
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
+    """Mixed-precision context for dtype, or a no-op when dtype is None."""
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def prepare(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Move to device in channels_last, the faster layout for convolutions on CPU and GPU."""
+    return model.to(device=device, memory_format=torch.channels_last)

@@ -1,0 +1,282 @@
+"""Fine-tuning loop: fit(config, data, on_progress) -> FitResult. Knows nothing of web or queues."""
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import metrics
+from .checkpoints import ModelMeta, build_from_checkpoint, describe, load_checkpoint
+from .checkpoints import save_checkpoint as write_checkpoint
+from .classmap import GroupedLogits, unwrap
+from .config import TrainConfig, resume_mismatch, stored_form
+from .data import Augment, Sample, TrainData, crop_shape, make_batch
+from .evaluate import frame_loss, overlay, predict_logits
+from .models import build_model
+from .runtime import amp_dtype, autocast, prepare, resolve_device, use_all_cores
+
+
+@dataclass
+class Progress:
+    """One report to on_progress: after each iteration (and at iteration 0 when validating)."""
+
+    iteration: int
+    total: int
+    train_loss: float | None
+    val_loss: float | None
+    val_miou: float | None
+    eta_seconds: float | None
+    lr: float
+    elapsed_seconds: float
+    is_best: bool = False
+    val_metrics: dict | None = None
+    overlays: list[tuple[str, np.ndarray]] | None = None  # (frame name, RGB uint8) per val frame
+
+    def record(self) -> dict:
+        """JSON-ready copy without the overlay pictures."""
+        return {k: v for k, v in asdict(self).items() if k != "overlays"}
+
+
+@dataclass
+class FitResult:
+    """Outcome of fit: where the checkpoints are and how the run went."""
+
+    iterations: int
+    best_iteration: int | None
+    best_val_miou: float | None
+    history: list[dict]
+    latest_checkpoint: Path
+    best_checkpoint: Path | None
+    meta: ModelMeta
+    elapsed_seconds: float
+
+
+def init_model(config: TrainConfig) -> tuple[nn.Module, ModelMeta]:
+    """The model at step 0: random init, or the base with its classes grouped (no cold head)."""
+    classes = config.classes
+    if config.base_checkpoint is None:
+        arch = config.architecture or "deeplabv3plus_mobilenet"
+        model = build_model(arch, len(classes), config.output_stride, **config.model_kwargs)
+        meta = ModelMeta(arch, config.output_stride, classes, model_kwargs=config.model_kwargs)
+        return model, meta
+    ckpt = load_checkpoint(config.base_checkpoint)
+    base = describe(ckpt, config.architecture, config.output_stride, config.base_classes)
+    model = unwrap(build_from_checkpoint(ckpt, base))
+    n_base = len(base.classes)
+    table = config.class_map
+    if table is None and n_base != len(classes):
+        raise ValueError(
+            f"the base model has {n_base} classes, the project {len(classes)}: "
+            "a class map is needed"
+        )
+    if table is not None and len(table) != n_base:
+        raise ValueError(f"class map has {len(table)} entries; the base model has {n_base} classes")
+    table = table or list(range(n_base))
+    # A base that is itself grouped: compose its table with ours, over its head's rows.
+    rows = [table[k] for k in base.class_map] if base.class_map else table
+    meta = ModelMeta(
+        base.architecture,
+        config.output_stride,
+        classes,
+        base.mean,
+        base.std,
+        model_kwargs=base.model_kwargs,
+    )
+    if rows == list(range(len(classes))):
+        return model, meta  # one head row per project class already: nothing to group
+    meta.source_classes = base.source_classes if base.class_map else base.classes
+    meta.class_map = rows
+    return GroupedLogits(model, rows, len(classes)), meta
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
+    """SGD with the backbone at backbone_lr_mult of the head's learning rate."""
+    named = list(unwrap(model).named_parameters())
+    backbone = [p for n, p in named if n.startswith("backbone.")]
+    head = [p for n, p in named if not n.startswith("backbone.")]
+    groups = [
+        {"params": backbone, "lr_mult": config.backbone_lr_mult},
+        {"params": head, "lr_mult": 1.0},
+    ]
+    return torch.optim.SGD(
+        [g for g in groups if g["params"]],
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+
+
+def _lr_factor(iteration: int, total: int, power: float) -> float:
+    """Poly schedule: (1 - iteration / total) ** power."""
+    return (1 - iteration / total) ** power
+
+
+def validate(
+    model: nn.Module,
+    samples: list[Sample],
+    meta: ModelMeta,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    max_side: int,
+) -> tuple[float | None, np.ndarray, list]:
+    """(mean val loss, confusion matrix, overlays) over full-resolution val frames."""
+    k = len(meta.classes)
+    colors = [c["color"] for c in meta.classes]
+    model.eval()
+    loss_sum, count, cm, pictures = 0.0, 0, np.zeros((k, k), np.int64), []
+    for sample in samples:
+        logits = predict_logits(model, sample.image, meta.mean, meta.std, device, dtype=dtype)
+        loss, n = frame_loss(logits, sample.mask)
+        loss_sum, count = loss_sum + loss, count + n
+        pred = logits.argmax(0).to(torch.uint8).cpu().numpy()
+        cm += metrics.confusion_matrix(sample.mask, pred, k)
+        if max_side:
+            pictures.append((sample.name, overlay(sample.image, pred, colors, max_side=max_side)))
+    model.train()
+    return (loss_sum / count if count else None), cm, pictures
+
+
+def _resume_state(path: str | Path, config: TrainConfig) -> tuple[nn.Module, ModelMeta, dict]:
+    """Model, metadata and loop state of a latest checkpoint written by an identical config."""
+    path = Path(path)
+    ckpt = load_checkpoint(path / "latest.pt" if path.is_dir() else path)
+    if ckpt.meta is None or "optimizer_state" not in ckpt.extra:
+        raise ValueError(f"{path} is not a resumable SegTune training checkpoint")
+    diff = resume_mismatch(ckpt.meta.train_config or {}, config)
+    if diff:
+        raise ValueError(f"cannot resume: configuration differs in {diff}")
+    return build_from_checkpoint(ckpt, ckpt.meta), ckpt.meta, ckpt.extra
+
+
+def fit(
+    config: TrainConfig,
+    data: TrainData,
+    on_progress: Callable[[Progress], None],
+    resume_from: str | Path | None = None,
+) -> FitResult:
+    """Train per config, validating, checkpointing and reporting; on_progress may raise to stop."""
+    if config.batch_size < 2:
+        raise ValueError("batch_size must be at least 2 (batch norm needs two samples)")
+    if not data.train:
+        raise ValueError("no training frames")
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    if device.type == "cpu":
+        use_all_cores(config.num_threads)
+    else:
+        torch.backends.cudnn.benchmark = True
+    dtype = amp_dtype(device, config.amp)
+    total = config.total_iterations(len(data.train))
+    out_dir = Path(config.output_dir)
+    latest_path, best_path = out_dir / "latest.pt", out_dir / "best.pt"
+    cfg_dict = stored_form(config)
+
+    if resume_from is not None:
+        model, meta, state = _resume_state(resume_from, config)
+    else:
+        torch.manual_seed(config.seed)  # a random initialisation is part of the seeded run
+        model, meta = init_model(config)
+        meta.train_config = cfg_dict
+        state = {"iteration": 0, "history": [], "best": None, "elapsed": 0.0}
+    model = prepare(model, device).train()
+    optimizer = _optimizer(model, config)
+    if resume_from is not None:
+        optimizer.load_state_dict(state["optimizer_state"])
+    start, history, best = state["iteration"], list(state["history"]), state["best"]
+    prior_elapsed = state["elapsed"]
+
+    crop = crop_shape(data.train, config.crop_size)
+    aug = Augment(
+        tuple(config.scale_range) if config.scale_range else None, config.color_jitter, config.hflip
+    )
+    criterion = nn.CrossEntropyLoss(ignore_index=metrics.IGNORE_INDEX)
+
+    def save(path: Path, iteration: int, resumable: bool) -> None:
+        extra = {
+            "iteration": iteration,
+            "history": history,
+            "best": best,
+            "elapsed": prior_elapsed + time.perf_counter() - started,
+        }
+        if resumable:
+            extra["optimizer_state"] = optimizer.state_dict()
+        write_checkpoint(path, model, meta, **extra)
+
+    def report(iteration: int, train_loss: float | None, lr: float) -> None:
+        nonlocal best
+        validating = data.val and (iteration % config.val_every == 0 or iteration == total)
+        val_loss = miou = summary = pictures = None
+        is_best = False
+        if validating:
+            val_loss, cm, pictures = validate(
+                model, data.val, meta, device, dtype, config.overlay_max_side
+            )
+            summary = metrics.summarize(cm, [c["name"] for c in meta.classes])
+            miou = summary["mean_iou"]
+            is_best = miou is not None and (best is None or miou > best["miou"])
+        done = iteration - start
+        elapsed = time.perf_counter() - started
+        eta = elapsed / done * (total - iteration) if done > 0 else None
+        progress = Progress(
+            iteration,
+            total,
+            train_loss,
+            val_loss,
+            miou,
+            eta,
+            lr,
+            prior_elapsed + elapsed,
+            is_best,
+            summary,
+            pictures or None,
+        )
+        # History first: the checkpoints below carry it, so a resumed run continues it.
+        history.append(progress.record())
+        if is_best:
+            best = {"miou": miou, "iteration": iteration}
+            meta.metrics = {"val": summary, "iteration": iteration}
+            save(best_path, iteration, resumable=False)
+        if iteration > 0 and (iteration % config.checkpoint_every == 0 or iteration == total):
+            save(latest_path, iteration, resumable=True)
+        on_progress(progress)
+
+    if start == 0 and config.validate_at_start:
+        report(0, None, config.lr)
+    for iteration in range(start, total):
+        factor = _lr_factor(iteration, total, config.poly_power)
+        for group in optimizer.param_groups:
+            group["lr"] = config.lr * group["lr_mult"] * factor
+        # Seeding per iteration makes dropout depend only on (seed, iteration), like the batches.
+        torch.manual_seed(int(np.random.default_rng([config.seed, iteration, 1]).integers(2**62)))
+        images, masks = make_batch(
+            data.train, iteration, config.batch_size, config.seed, crop, aug, meta.mean, meta.std
+        )
+        images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        masks = masks.to(device, non_blocking=True)
+        with autocast(device, dtype):
+            logits = model(images)
+        loss = criterion(logits.float(), masks)
+        optimizer.zero_grad(set_to_none=True)
+        value: float | None = loss.detach().item()
+        if np.isfinite(value):
+            loss.backward()
+            optimizer.step()
+        else:
+            value = None  # a batch of only unlabeled pixels has no loss
+        report(iteration + 1, value, config.lr * factor)
+
+    elapsed = prior_elapsed + time.perf_counter() - started
+    return FitResult(
+        iterations=total,
+        best_iteration=best["iteration"] if best else None,
+        best_val_miou=best["miou"] if best else None,
+        history=history,
+        latest_checkpoint=latest_path,
+        best_checkpoint=best_path if best else None,
+        meta=meta,
+        elapsed_seconds=elapsed,
+    )
