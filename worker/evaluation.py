@@ -4,8 +4,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
 from backend.db import session_scope
+from backend.models import Mask
 from backend.services.seg_models import get_model
 from backend.services.training import LabeledFrame, labeled_frames
 from worker.ml.checkpoints import load_model
@@ -110,9 +112,27 @@ def pixel_counts_per_class(samples: list[Sample], n_classes: int) -> list[int]:
     return counts.tolist()
 
 
+def mask_versions(ctx, frames: list[LabeledFrame]) -> list[int | None]:
+    """The version of the mask each frame was read from (mask storage keys are unique)."""
+    ids = [f.frame_id for f in frames]
+    with session_scope(ctx.sessions) as session:
+        rows = session.execute(
+            select(Mask.frame_id, Mask.version, Mask.storage_key).where(Mask.frame_id.in_(ids))
+        ).all()
+    by_frame: dict[int, list[tuple[int, str]]] = {}
+    for frame_id, version, key in rows:
+        by_frame.setdefault(frame_id, []).append((version, key))
+    paths = [Path(f.mask_path).as_posix() for f in frames]
+    return [
+        next((v for v, key in by_frame.get(f.frame_id, []) if path.endswith(f"/{key}")), None)
+        for f, path in zip(frames, paths, strict=True)
+    ]
+
+
 def run_evaluation(ctx) -> dict[str, Any]:
     """Score each requested model on the project's test split."""
     frames, classes = project_frames(ctx)
+    test_frames = [f for f in frames if f.split == "test"]
     samples = load_split(frames, "test")
     if not samples:
         raise ValueError("The project has no labeled test frames.")
@@ -141,4 +161,7 @@ def run_evaluation(ctx) -> dict[str, Any]:
             )
         ),
         "models": results,
+        # Which frames (and mask versions) were scored, in order, for the comparison report.
+        "test_frame_ids": [f.frame_id for f in test_frames],
+        "test_mask_versions": mask_versions(ctx, test_frames),
     }

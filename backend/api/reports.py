@@ -1,4 +1,9 @@
-"""Report routes of fine-tune jobs: JSON, figures, timeline and downloads."""
+"""Report routes: JSON, figures, timeline and downloads.
+
+For a fine-tune job (before = base, after = fine-tuned) and for an evaluate job of exactly two
+models (A vs B, side by side: the same routes, without the loss/miou figures and the timeline).
+An evaluate job of one model or of more than two answers 409.
+"""
 
 import json
 
@@ -18,13 +23,14 @@ def _attachment(job_id: int, suffix: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="segtune_job{job_id}_report.{suffix}"'}
 
 
-@router.get("/{job_id}/report", response_model=ReportOut)
+# Unset fields (a comparison's labels and model_ids) are left out of a fine-tune's report.
+@router.get("/{job_id}/report", response_model=ReportOut, response_model_exclude_unset=True)
 def get_report(
     job_id: int,
     session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
 ):
-    """Before/after scores with paired 95% bootstrap intervals, sentences, curves, timeline."""
+    """Before/after (or A/B) scores with paired 95% bootstrap intervals, sentences, curves."""
     return reports.get_report(session, storage, job_id)
 
 
@@ -35,7 +41,7 @@ def get_figure(
     session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
 ):
-    """A report figure: confusion, loss, miou or frame_{k} (k-th test frame)."""
+    """A report figure: confusion, loss, miou (fine-tunes only) or frame_{k} (k-th test frame)."""
     return Response(reports.get_figure(session, storage, job_id, name), media_type="image/png")
 
 

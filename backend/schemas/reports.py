@@ -1,4 +1,8 @@
-"""Report bodies: before/after scores, their 95% intervals, curves and the timeline."""
+"""Report bodies: before/after scores, their 95% intervals, curves and the timeline.
+
+The same body serves a comparison of two models (an evaluate job): before = model A,
+after = model B, change = B - A, plus labels and model_ids naming the two sides.
+"""
 
 from typing import Any
 
@@ -38,8 +42,27 @@ class TimelineStep(BaseModel):
     urls: list[str]
 
 
+class SideLabels(BaseModel):
+    """The names of the two compared models: A (before) and B (after)."""
+
+    before: str
+    after: str
+
+
+class SideIds(BaseModel):
+    """The ids of the two compared models: A (before) and B (after)."""
+
+    before: int | None
+    after: int | None
+
+
 class ReportOut(BaseModel):
-    """GET /api/jobs/{id}/report: the before/after report of a finished fine-tune."""
+    """GET /api/jobs/{id}/report: before/after of a fine-tune, or A/B of two evaluated models.
+
+    labels and model_ids are present for comparisons only (the route leaves unset fields out,
+    so a fine-tune's report keeps exactly its keys); history and timeline are then empty and
+    best_iteration and model_id null.
+    """
 
     before: Scores | None
     after: Scores
@@ -53,3 +76,5 @@ class ReportOut(BaseModel):
     best_iteration: int | None
     model_id: int | None
     timeline: list[TimelineStep]
+    labels: SideLabels | None = None
+    model_ids: SideIds | None = None

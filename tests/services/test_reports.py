@@ -298,3 +298,23 @@ def test_report_modules_do_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_compare_sentences_say_whether_b_clearly_differs_from_a():
+    say = stats.compare_sentence
+    assert say("Mean IoU", 0.2, [0.1, 0.3], 5).endswith("+0.30): B is clearly better.")
+    assert say("Mean IoU", -0.2, [-0.3, -0.1], 5).startswith("Mean IoU is lower with B by 0.20")
+    assert "B \u2212 A is +0.01 (95% CI \u22120.10 to +0.20): A and B are not distinguishable" in (
+        say("Mean IoU", 0.01, [-0.1, 0.2], 5)
+    )
+    assert "no difference can be measured" in say("Mean IoU", None, None, 5)
+    rng = np.random.default_rng(10)
+    a, b = frame_cms(rng, 4, skill=0.4)[0], frame_cms(rng, 4, skill=0.95)[0]
+    before, after = stats.scores(a.sum(0), NAMES), stats.scores(b.sum(0), NAMES)
+    labels = {"before": "old net", "after": "new net"}
+    lines = stats.sentences(
+        {"before": before, "after": after, "change": stats.difference(after, before),
+         "ci": stats.bootstrap(b, a, NAMES, resamples=200), "n_test_frames": 4, "labels": labels}
+    )  # fmt: skip
+    assert lines[0].startswith("A is \u201cold net\u201d and B is \u201cnew net\u201d, scored")
+    assert len(lines) == 1 + 2 + len(NAMES) and lines[1].endswith("B is clearly better.")

@@ -57,8 +57,13 @@ def verdict(ci: list[float] | None) -> str:
     return "not distinguishable"
 
 
+# A comparison's words for the same verdicts (B is the "after" side, A the "before").
+COMPARE_VERDICTS = {"clear improvement": "B clearly better", "clear decline": "B clearly worse"}
+
+
 def _row(fig: stats.Figure, report: dict) -> dict:
     ci = report["ci"]
+    word = verdict(fig.pick(ci["change"])) if report["change"] else "n/a"
     return {
         "label": fig.label,
         "name": fig.class_name,
@@ -67,7 +72,8 @@ def _row(fig: stats.Figure, report: dict) -> dict:
         "before": _cell(fig.pick(report["before"]), fig.pick(ci["before"])),
         "after": _cell(fig.pick(report["after"]), fig.pick(ci["after"])),
         "change": _cell(fig.pick(report["change"]), fig.pick(ci["change"]), signed=True),
-        "verdict": verdict(fig.pick(ci["change"])) if report["change"] else "n/a",
+        "verdict": COMPARE_VERDICTS.get(word, word) if report.get("labels") else word,
+        "verdict_class": word.replace(" ", "-"),
     }
 
 
@@ -76,25 +82,41 @@ def _split_counts(result: dict, n_test: int) -> str:
     return " / ".join("n/a" if n is None else str(n) for n in parts)
 
 
+def _summary(source: ReportSource, report: dict) -> list[tuple[str, object]]:
+    result = source.result
+    if source.is_comparison:
+        labels, ids = source.labels, source.model_ids
+        flip = source.params.get("flip_tta")
+        return [
+            ("Model A", f"{labels['before']} (model {ids['before']})"),
+            ("Model B", f"{labels['after']} (model {ids['after']})"),
+            ("Test frames", report["n_test_frames"]),
+            ("Horizontal-flip test-time augmentation", "yes" if flip else "no"),
+        ]
+    return [
+        ("Iterations", result.get("iterations")),
+        ("Kept iteration (best validation mean IoU)", report["best_iteration"]),
+        ("Best validation mean IoU", _three(result.get("best_val_miou"))),
+        ("Training time (s)", result.get("train_seconds")),
+        ("Frames: train / val / test", _split_counts(result, report["n_test_frames"])),
+    ]
+
+
 def html(
     source: ReportSource, report: dict, pictures: dict[str, bytes], animation: bytes | None
 ) -> str:
     """Render the standalone report (every value escaped by the template engine)."""
     rows = [_row(fig, report) for fig in stats.figures(source.class_names)]
-    result = source.result
     frame_names = source.after.get("frame_names") or []
     context = {
         "job_id": source.job_id,
         "model_id": report["model_id"],
         "before_name": (source.before or {}).get("name"),
         "has_before": report["before"] is not None,
-        "summary": [
-            ("Iterations", result.get("iterations")),
-            ("Kept iteration (best validation mean IoU)", report["best_iteration"]),
-            ("Best validation mean IoU", _three(result.get("best_val_miou"))),
-            ("Training time (s)", result.get("train_seconds")),
-            ("Frames: train / val / test", _split_counts(result, report["n_test_frames"])),
-        ],
+        "comparison": source.is_comparison,
+        "labels": source.labels,
+        "model_ids": source.model_ids,
+        "summary": _summary(source, report),
         "table1": rows[:2],
         "table2": rows[2:],
         "sentences": report["sentences"],

@@ -25,6 +25,13 @@ ERROR_COLORS = {
     "both_wrong": ((120, 70, 20), "wrong before and after"),
     "unlabeled": (UNLABELED_RGB, "unlabeled"),
 }
+# The same regions in a comparison of two models: A is the first (before), B the second (after).
+COMPARE_ERROR_LABELS = {
+    "fixed": "right with B, wrong with A",
+    "broken": "wrong with B, right with A",
+    "both_wrong": "wrong with both",
+}
+SIDE_TITLE_CHARS = 28
 ANNOTATE_MAX_CLASSES = 12
 LEGEND_COLUMNS = 7
 
@@ -70,8 +77,13 @@ def error_map(truth: np.ndarray, before: np.ndarray | None, after: np.ndarray) -
     return out
 
 
+def plain(text: str) -> str:
+    """User text (names) drawn literally: a '$' pair would otherwise start matplotlib math."""
+    return str(text).replace("$", r"\$")
+
+
 def _legend_patch(rgb, label: str) -> Patch:
-    return Patch(color=np.array(rgb) / 255, label=label)
+    return Patch(color=np.array(rgb) / 255, label=plain(label))
 
 
 def _shrink(picture: np.ndarray) -> np.ndarray:
@@ -87,26 +99,40 @@ def _frame_miou(cm: np.ndarray | None) -> str:
     return "" if cm is None else f" (mIoU {fmt(mean_iou(cm))})"
 
 
-def _error_legend(before_present: bool) -> list[Patch]:
+def _error_legend(before_present: bool, compare: bool) -> list[Patch]:
     if not before_present:
         return [_legend_patch(ERROR_COLORS["broken"][0], "wrong")]
-    return [_legend_patch(*ERROR_COLORS[k]) for k in ("fixed", "broken", "both_wrong")]
+    regions = ("fixed", "broken", "both_wrong")
+    if compare:
+        return [_legend_patch(ERROR_COLORS[k][0], COMPARE_ERROR_LABELS[k]) for k in regions]
+    return [_legend_patch(*ERROR_COLORS[k]) for k in regions]
 
 
-def frame_png(frame: TestFrame, names: list[str], colors: list[str]) -> bytes:
-    """Image, ground truth, before, after and error map of one test frame (seed study Fig. 4)."""
+def _short(title: str) -> str:
+    return title if len(title) <= SIDE_TITLE_CHARS else title[: SIDE_TITLE_CHARS - 1] + "\u2026"
+
+
+def frame_png(
+    frame: TestFrame, names: list[str], colors: list[str], sides: tuple[str, str] | None = None
+) -> bytes:
+    """Image, ground truth, before, after and error map of one test frame (seed study Fig. 4).
+
+    sides: panel titles of a comparison of two models (A, B) instead of before and after.
+    """
+    before_title, after_title = (_short(t) for t in sides) if sides else ("before", "after")
     panels = [
         ("image", frame.image),
         ("ground truth", colorize(frame.truth, colors) if frame.truth is not None else None),
     ]
     if frame.before is not None:
-        panels.append((f"before{_frame_miou(frame.before_cm)}", colorize(frame.before, colors)))
-    panels.append((f"after{_frame_miou(frame.after_cm)}", colorize(frame.after, colors)))
+        title = f"{before_title}{_frame_miou(frame.before_cm)}"
+        panels.append((title, colorize(frame.before, colors)))
+    panels.append((f"{after_title}{_frame_miou(frame.after_cm)}", colorize(frame.after, colors)))
     if frame.truth is not None:
         panels.append(("error map", error_map(frame.truth, frame.before, frame.after)))
     handles = [_legend_patch(hex_rgb(c), n) for n, c in zip(names, colors, strict=True)]
     if frame.truth is not None:
-        handles += _error_legend(frame.before is not None)
+        handles += _error_legend(frame.before is not None, sides is not None)
     handles.append(_legend_patch(UNLABELED_RGB, "unlabeled"))
     legend_rows = -(-len(handles) // LEGEND_COLUMNS)
     h, w = frame.after.shape[:2]
@@ -120,10 +146,10 @@ def frame_png(frame: TestFrame, names: list[str], colors: list[str]) -> bytes:
             picture = np.full((h, w, 3), 235, np.uint8)
             ax.text(0.5, 0.5, "no longer stored", ha="center", transform=ax.transAxes)
         ax.imshow(_shrink(np.ascontiguousarray(picture)), interpolation="nearest")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(plain(title), fontsize=9)
         ax.set_axis_off()
     fig.legend(handles=handles, loc="lower center", ncol=LEGEND_COLUMNS, fontsize=8)
-    fig.suptitle(frame.name, fontsize=10)
+    fig.suptitle(plain(frame.name), fontsize=10)
     bottom = (0.1 + 0.25 * legend_rows) / height
     fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.6 / height, bottom=bottom, wspace=0.04)
     return _png(fig)
@@ -136,11 +162,12 @@ def _confusion_axes(ax, cm: np.ndarray, names: list[str], title: str) -> None:
     cmap = colormaps["Blues"].with_extremes(bad="#eeeeee")  # grey: class absent from the truth
     ax.imshow(np.ma.masked_invalid(share), cmap=cmap, vmin=0, vmax=1)
     k = len(names)
-    ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), names, fontsize=8)
+    labels = [plain(n) for n in names]
+    ax.set_xticks(range(k), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), labels, fontsize=8)
     ax.set_xlabel("prediction")
     ax.set_ylabel("ground truth")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(plain(title), fontsize=10)
     if k > ANNOTATE_MAX_CLASSES:
         return
     for i in range(k):

@@ -1,4 +1,9 @@
-"""Before/after reports of fine-tune jobs, computed once and cached in storage."""
+"""Reports of two models on the same test frames, computed once and cached in storage.
+
+A fine-tune job reports before (base) / after (fine-tuned) with its training curves and
+timeline; an evaluate job of two models reports A (before) / B (after) side by side, with the
+same tables and per-frame figures and no training figures.
+"""
 
 import json
 import re
@@ -13,6 +18,7 @@ from backend.services.reports.source import ReportSource, load_source, load_test
 from backend.storage import LocalStorage
 
 FIGURES = ("confusion", "loss", "miou")
+COMPARE_FIGURES = ("confusion",)
 FRAME_FIGURE = re.compile(r"frame_(\d{1,6})")
 
 
@@ -38,14 +44,18 @@ def _class_frames(frame_cms: np.ndarray, names: list[str]) -> dict[str, int]:
 
 
 def _class_pixels(source: ReportSource, frame_cms: np.ndarray) -> dict[str, int]:
-    counts = source.result.get("class_pixels")
-    if not counts or len(counts) != len(source.class_names):
+    counts = source.class_pixels
+    if counts is None:
         counts = frame_cms.sum(axis=(0, 2)).tolist()
     return {name: int(n) for name, n in zip(source.class_names, counts, strict=True)}
 
 
 def compute(source: ReportSource) -> dict:
-    """The report JSON: scores, paired bootstrap intervals, sentences, curves and timeline."""
+    """The report JSON: scores, paired bootstrap intervals, sentences, curves and timeline.
+
+    A comparison has the same keys (no curves, timeline or fine-tuned model: empty or None)
+    plus labels and model_ids: {"before": <model A>, "after": <model B>}.
+    """
     names = source.class_names
     after_frames = np.asarray(source.after["frame_confusions"], dtype=np.int64)
     before = source.before
@@ -69,6 +79,8 @@ def compute(source: ReportSource) -> dict:
         "model_id": source.result.get("model_id"),
         "timeline": timeline.urls(source.job_id, source.detail),
     }
+    if source.is_comparison:
+        report.update(labels=source.labels, model_ids=source.model_ids)
     report["sentences"] = stats.sentences(report)
     return report
 
@@ -79,16 +91,16 @@ def _report(storage: LocalStorage, source: ReportSource) -> dict:
 
 
 def get_report(session: Session, storage: LocalStorage, job_id: int) -> dict:
-    """The report of a finished fine-tune job (the bootstrap runs once, then it is cached)."""
+    """The report of a fine-tune or two-model evaluation (the bootstrap runs once, then cached)."""
     return _report(storage, load_source(session, job_id))
 
 
 def _confusion(source: ReportSource) -> bytes:
-    before = source.before
-    titles = (
-        f"Before: {before.get('name') or 'base model'}" if before else "",
-        f"After: fine-tuned model {source.result.get('model_id', '')}".rstrip(),
-    )
+    before, labels = source.before, source.labels
+    if source.is_comparison:
+        titles = (f"A: {labels['before']}", f"B: {labels['after']}")
+    else:
+        titles = (f"Before: {labels['before']}" if before else "", f"After: {labels['after']}")
     cm_before = np.asarray(before["confusion"]) if before else None
     cm_after = np.asarray(source.after["confusion"])
     return figures.confusion_png(cm_after, cm_before, source.class_names, titles)
@@ -99,22 +111,28 @@ def _drawer(session: Session, storage: LocalStorage, source: ReportSource, name:
     history = source.detail.get("history") or []
     if name == "confusion":
         return lambda: _confusion(source)
-    if name == "loss":
+    if name == "loss" and not source.is_comparison:
         return lambda: figures.loss_png(history)
-    if name == "miou":
+    if name == "miou" and not source.is_comparison:
         return lambda: figures.miou_png(history, source.result.get("best_iteration"))
     match = FRAME_FIGURE.fullmatch(name)
     if match and int(match.group(1)) < source.n_frames:
         k = int(match.group(1))
+        labels = source.labels
+        sides = (f"A: {labels['before']}", f"B: {labels['after']}")
         return lambda: figures.frame_png(
-            load_test_frame(session, storage, source, k), source.class_names, source.colors
+            load_test_frame(session, storage, source, k),
+            source.class_names,
+            source.colors,
+            sides if source.is_comparison else None,
         )
     raise NotFound(f"The report has no figure {name!r}.")
 
 
 def figure_names(source: ReportSource) -> list[str]:
     """Every figure of a report: the summary figures, then one per test frame."""
-    return [*FIGURES, *(f"frame_{k}" for k in range(source.n_frames))]
+    summary = COMPARE_FIGURES if source.is_comparison else FIGURES
+    return [*summary, *(f"frame_{k}" for k in range(source.n_frames))]
 
 
 def _figure(session: Session, storage: LocalStorage, source: ReportSource, name: str) -> bytes:
@@ -130,6 +148,8 @@ def get_figure(session: Session, storage: LocalStorage, job_id: int, name: str) 
 def get_timeline_gif(session: Session, storage: LocalStorage, job_id: int) -> bytes:
     """The animated GIF of validation overlays over iterations (built once, then cached)."""
     source = load_source(session, job_id)
+    if source.is_comparison:
+        raise NotFound(f"Job {job_id} compares two models; it has no training timeline.")
     return _cached(
         storage, _key(source, "timeline.gif"), lambda: timeline.gif(storage, source.detail)
     )

@@ -1,4 +1,4 @@
-"""What a report is made of: a finished fine-tune job's result and the files it points at."""
+"""What a report is made of: a finished job's two scored models and the files they point at."""
 
 import hashlib
 import io
@@ -22,25 +22,49 @@ FALLBACK_COLORS = ("#000000", "#1f77ff", "#ffd200", "#2ca02c", "#d62728", "#9467
 
 @dataclass(frozen=True)
 class ReportSource:
-    """A finished train job, checked to have test scores, with its classes and colours."""
+    """Two models scored on the same test frames by one finished job, with classes and colours.
+
+    A fine-tune job (kind "train") gives before = the base model (None when trained from random
+    initialisation) and after = the fine-tuned model. An evaluate job of exactly two models gives
+    a comparison: before = model A (its first model id), after = model B (its second).
+    """
 
     job_id: int
+    kind: str
+    params: dict[str, Any]
     result: dict[str, Any]
     detail: dict[str, Any]
+    before: dict[str, Any] | None
+    after: dict[str, Any]
     class_names: list[str]
     colors: list[str]
+    class_pixels: list[int] | None
+    frame_ids: list[int]
+    mask_versions: list[int | None]
     started_at: Any
     fingerprint: str
 
     @property
-    def after(self) -> dict[str, Any]:
-        """The fine-tuned model's test scores."""
-        return self.result["test"]["after"]
+    def is_comparison(self) -> bool:
+        """Whether this is a side-by-side comparison of two models (an evaluate job)."""
+        return self.kind == "evaluate"
 
     @property
-    def before(self) -> dict[str, Any] | None:
-        """The base model's test scores; None when trained from random initialisation."""
-        return self.result["test"].get("before")
+    def labels(self) -> dict[str, str]:
+        """What the two sides are called: the models' names (before/after of a fine-tune)."""
+        if self.is_comparison:
+            return {"before": _name(self.before), "after": _name(self.after)}
+        before = (self.before or {}).get("name") or "base model"
+        after = f"fine-tuned model {self.result.get('model_id', '')}".rstrip()
+        return {"before": before, "after": after}
+
+    @property
+    def model_ids(self) -> dict[str, int | None]:
+        """The ids of the two scored models."""
+        return {
+            "before": (self.before or {}).get("model_id"),
+            "after": self.after.get("model_id"),
+        }
 
     @property
     def n_frames(self) -> int:
@@ -52,25 +76,69 @@ class ReportSource:
         return f"jobs/{self.job_id}/report"
 
 
+def _name(scored: dict[str, Any]) -> str:
+    return scored.get("name") or f"model {scored.get('model_id')}"
+
+
+def _train_sides(job: Job) -> tuple[dict | None, dict | None]:
+    test = job.result.get("test") or {}
+    return test.get("before"), test.get("after")
+
+
+def _evaluate_sides(job: Job) -> tuple[dict | None, dict | None]:
+    models = job.result.get("models") or []
+    if len(models) != 2:
+        hint = (
+            "evaluate it together with another model of the project"
+            if len(models) == 1
+            else "evaluate the two to compare; each model's scores are in this job's result"
+        )
+        raise Conflict(
+            f"Job {job.id} evaluated {len(models)} model{'s' if len(models) != 1 else ''}; "
+            f"a side-by-side report compares exactly two: {hint}."
+        )
+    return models[0], models[1]
+
+
+def _class_pixels(counts: Any, names: list[str]) -> list[int] | None:
+    """Labeled test pixels per class, from a list (train jobs) or a {name: n} dict (evaluate)."""
+    if isinstance(counts, dict):
+        counts = [counts[n] for n in names] if set(counts) == set(names) else None
+    if not counts or len(counts) != len(names):
+        return None
+    return [int(n) for n in counts]
+
+
 def load_source(session: Session, job_id: int) -> ReportSource:
     """The report's inputs; NotFound for an unknown job, Conflict when nothing can be reported."""
     job = get_job(session, job_id)
-    if job.kind != "train":
-        raise Conflict(f"Job {job_id} is a {job.kind} job; reports exist for fine-tune jobs only.")
+    if job.kind not in ("train", "evaluate"):
+        raise Conflict(
+            f"Job {job_id} is a {job.kind} job; reports exist for fine-tune jobs and for "
+            "evaluations of two models."
+        )
     if job.status != "succeeded" or not job.result:
         raise Conflict(f"Job {job_id} is {job.status}; its report is ready when it succeeds.")
-    test = job.result.get("test") or {}
-    after = test.get("after")
+    before, after = _train_sides(job) if job.kind == "train" else _evaluate_sides(job)
     if not after or not after.get("frame_confusions"):
         raise Conflict(f"Job {job_id} had no labeled test frames, so there is nothing to report.")
+    if before is not None and len(before["frame_confusions"]) != len(after["frame_confusions"]):
+        raise Conflict(f"The two models of job {job_id} were not scored on the same test frames.")
     names = job.result.get("class_names") or [c["name"] for c in after["metrics"]["per_class"]]
     payload = json.dumps([job.result, job.detail], sort_keys=True, default=str)
     return ReportSource(
         job_id=job.id,
+        kind=job.kind,
+        params=job.params or {},
         result=job.result,
         detail=job.detail or {},
+        before=before,
+        after=after,
         class_names=list(names),
         colors=_colors(session, job, names),
+        class_pixels=_class_pixels(job.result.get("class_pixels"), list(names)),
+        frame_ids=list(job.result.get("test_frame_ids") or []),
+        mask_versions=list(job.result.get("test_mask_versions") or []),
         started_at=job.started_at,
         fingerprint=hashlib.sha256(payload.encode()).hexdigest()[:16],
     )
@@ -106,10 +174,14 @@ def _png(storage: LocalStorage, key: str | None, labels: bool = True) -> np.ndar
             return np.asarray(img if labels else img.convert("RGB"))
 
 
-def _scored_mask(session: Session, frame: Frame, started_at) -> Mask | None:
-    """The mask version the job scored: the newest saved before it started (else the current)."""
+def _scored_mask(session: Session, frame: Frame, started_at, version: int | None) -> Mask | None:
+    """The mask version the job scored: as recorded, else the newest before it started, else
+    the current one.
+    """
     query = select(Mask).where(Mask.frame_id == frame.id).order_by(Mask.version.desc())
     masks = list(session.scalars(query))
+    if version is not None:
+        return next((m for m in masks if m.version == version), None)
     if started_at is not None:
         earlier = [m for m in masks if m.created_at is not None and m.created_at <= started_at]
         if earlier:
@@ -129,12 +201,13 @@ def load_test_frame(
     if not 0 <= k < source.n_frames:
         raise NotFound(f"Job {source.job_id} has no test frame {k}.")
     after, before = source.after, source.before
-    frame_ids = source.result.get("test_frame_ids") or []
+    frame_ids, versions = source.frame_ids, source.mask_versions
     frame = session.get(Frame, frame_ids[k]) if k < len(frame_ids) else None
     image = truth = None
     if frame is not None:
         image = _png(storage, frame.storage_key, labels=False)
-        mask = _scored_mask(session, frame, source.started_at)
+        version = versions[k] if k < len(versions) else None
+        mask = _scored_mask(session, frame, source.started_at, version)
         truth = _png(storage, mask.storage_key) if mask else None
     pred_after = _png(storage, _prediction_key(after, k))
     if pred_after is None:

@@ -180,10 +180,41 @@ def sentence(label: str, change: float | None, ci: list[float] | None, n_frames:
     )
 
 
+def compare_sentence(
+    label: str, difference: float | None, ci: list[float] | None, n_frames: int
+) -> str:
+    """Whether model B (after) clearly differs from model A (before): the interval excludes 0."""
+    if difference is None or ci is None:
+        return f"{label}: no difference can be measured (n/a for A or B on the test frames)."
+    lo, hi = ci
+    span = f"(95% CI {fmt(lo, True)} to {fmt(hi, True)})"
+    if lo > 0:
+        return f"{label} is higher with B by {fmt(difference)} {span}: B is clearly better."
+    if hi < 0:
+        return f"{label} is lower with B by {fmt(-difference)} {span}: B is clearly worse."
+    frames = f"{n_frames} test frame{'s' if n_frames != 1 else ''}"
+    return (
+        f"{label}: B \u2212 A is {fmt(difference, True)} {span}: "
+        f"A and B are not distinguishable with {frames}."
+    )
+
+
 def sentences(report: dict) -> list[str]:
     """One plain sentence per figure, saying which changes are clearly real."""
     names = list(report["after"]["class_iou"])
     n = report["n_test_frames"]
+    if report.get("labels"):  # a comparison of two models: A is "before", B is "after"
+        labels = report["labels"]
+        intro = (
+            f"A is \u201c{labels['before']}\u201d and B is \u201c{labels['after']}\u201d, "
+            f"scored on the same {n} test frame{'s' if n != 1 else ''}."
+        )
+        return [intro] + [
+            compare_sentence(
+                fig.label, fig.pick(report["change"]), fig.pick(report["ci"]["change"]), n
+            )
+            for fig in figures(names)
+        ]
     if report["before"] is None:
         lines = ["There is no 'before': the model was trained from random initialisation."]
         for fig in figures(names):
