@@ -8,7 +8,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from backend.api.deps import DbSession, get_settings
-from backend.services import frames, jobs, projects
+from backend.services import frames, jobs, projects, seg_models, training
 
 TEMPLATES = Jinja2Templates(
     directory=Path(__file__).resolve().parents[2] / "frontend" / "templates"
@@ -46,6 +46,44 @@ def job_page(job_id: int, request: Request, session: Session = DbSession):
     """A job with live progress."""
     job = jobs.get_job(session, job_id)
     return TEMPLATES.TemplateResponse(request, "job.html", {"job": job})
+
+
+@router.get("/jobs/{job_id}/report", response_class=HTMLResponse)
+def report_page(job_id: int, request: Request, session: Session = DbSession):
+    """The before/after report of a fine-tune (or the side-by-side of a two-model evaluation)."""
+    job = jobs.get_job(session, job_id)
+    return TEMPLATES.TemplateResponse(request, "report.html", {"job": job})
+
+
+@router.get("/projects/{project_id}/models", response_class=HTMLResponse)
+def models_page(
+    project_id: int,
+    request: Request,
+    session: Session = DbSession,
+    settings=Depends(get_settings),
+):
+    """A project's models: register a base checkpoint, downloads, ONNX export, pre-label."""
+    context = {
+        "project": projects.get_project(session, project_id),
+        "architectures": seg_models.ARCHITECTURES,
+        "output_strides": seg_models.OUTPUT_STRIDES,
+        "max_upload_bytes": settings.max_upload_bytes,
+    }
+    return TEMPLATES.TemplateResponse(request, "models.html", context)
+
+
+@router.get("/projects/{project_id}/train", response_class=HTMLResponse)
+def launch_page(project_id: int, request: Request, session: Session = DbSession):
+    """Launch a fine-tune: base model, recipe, class map and the data check."""
+    context = {"project": projects.get_project(session, project_id), "presets": training.PRESETS}
+    return TEMPLATES.TemplateResponse(request, "launch.html", context)
+
+
+@router.get("/projects/{project_id}/compare", response_class=HTMLResponse)
+def compare_page(project_id: int, request: Request, session: Session = DbSession):
+    """Compare two models on the project's test frames, side by side."""
+    project = projects.get_project(session, project_id)
+    return TEMPLATES.TemplateResponse(request, "compare.html", {"project": project})
 
 
 @router.get("/frames/{frame_id}", response_class=HTMLResponse)

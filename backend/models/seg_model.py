@@ -37,3 +37,8 @@ class SegModel(Timestamped, Base):
     base_model_id: Mapped[int | None] = mapped_column(
         ForeignKey("seg_models.id", ondelete="SET NULL")
     )
+
+    @property
+    def has_onnx(self) -> bool:
+        """Whether an ONNX export of this model is stored."""
+        return bool(self.onnx_key)

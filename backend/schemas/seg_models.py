@@ -27,3 +27,4 @@ class SegModelOut(BaseModel):
     train_job_id: int | None
     base_model_id: int | None
     created_at: datetime
+    has_onnx: bool

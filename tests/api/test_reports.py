@@ -371,8 +371,10 @@ def test_jobs_without_a_report_are_409(client, project):
         job_id = _plain_job(client, project_id=project["id"], **kw)
         for route in ROUTES:
             res = client.get(f"/api/jobs/{job_id}/{route}")
-            assert res.status_code == 409, (kw, route, res.text)
-        assert res.json()["detail"]
+            # Overlays are served while a job runs, so a job without them answers 404.
+            expected = 404 if route.startswith("timeline/") else 409
+            assert res.status_code == expected, (kw, route, res.text)
+            assert res.json()["detail"]
 
 
 def test_html_leaves_out_a_frame_whose_predictions_are_gone(client, project):
@@ -382,3 +384,18 @@ def test_html_leaves_out_a_frame_whose_predictions_are_gone(client, project):
     page = client.get(f"/api/jobs/{job['id']}/report.html")
     assert page.status_code == 200
     assert page.text.count('src="data:image/png;base64,') == 3 + N_FRAMES - 1
+
+
+def test_overlays_are_served_while_training_runs(client, project):
+    storage = client.app.state.storage
+    storage.put_bytes("jobs/live/timeline/00001_0.png", _png(np.zeros((4, 4, 3), np.uint8)))
+    detail = {
+        "timeline": [
+            {"iteration": 1, "overlays": [{"key": "jobs/live/timeline/00001_0.png", "frame": "f"}]}
+        ]
+    }
+    job_id = _plain_job(
+        client, project_id=project["id"], kind="train", status="running", detail=detail
+    )
+    res = client.get(f"/api/jobs/{job_id}/timeline/1/0.png")
+    assert res.status_code == 200 and res.headers["content-type"] == "image/png"

@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
+from backend.services.jobs import get_job
 from backend.services.reports import export, figures, stats, timeline
 from backend.services.reports.source import ReportSource, load_source, load_test_frame
 from backend.storage import LocalStorage
@@ -158,9 +159,9 @@ def get_timeline_gif(session: Session, storage: LocalStorage, job_id: int) -> by
 def get_timeline_overlay(
     session: Session, storage: LocalStorage, job_id: int, iteration: int, k: int
 ) -> bytes:
-    """The k-th validation overlay PNG recorded after an iteration."""
-    source = load_source(session, job_id)
-    key = timeline.overlay_key(source.detail, iteration, k)
+    """The k-th validation overlay PNG recorded after an iteration (also while training runs)."""
+    job = get_job(session, job_id)
+    key = timeline.overlay_key(job.detail or {}, iteration, k)
     if not storage.exists(key):
         raise NotFound(f"The overlay of iteration {iteration} is no longer stored.")
     with storage.open_read(key) as fh:

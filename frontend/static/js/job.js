@@ -1,4 +1,6 @@
-// Job page: live status, progress, message, error details, params/result, cancel and retry.
+// Job page: live status, progress, message, error details, params/result, cancel and retry;
+// for fine-tunes also the iteration, ETA, loss and mean IoU curves and the newest val overlays.
+import { trainingCharts } from "./curves.js";
 import { byTestId, el, formatDate, setProgress, showMessage } from "./dom.js";
 import { ACTIVE, FINISHED, cancelJob, errorSummary, queueText, retryJob, updateStatusBadge, watchJob } from "./jobs-common.js";
 
@@ -6,7 +8,11 @@ const jobId = Number(document.getElementById("main").dataset.jobId);
 const cancel = byTestId("job-cancel");
 const retry = byTestId("job-retry");
 const actionError = byTestId("job-action-error");
+const trainBox = byTestId("train-live");
+const reportLink = byTestId("job-report-link");
 let watcher = null;
+let chartsDrawn = null;
+let overlaysShown = null;
 
 const pretty = (value) => (value === null || value === undefined ? "–" : JSON.stringify(value, null, 2));
 
@@ -36,11 +42,77 @@ function render(job) {
   cancel.hidden = !ACTIVE.has(job.status);
   retry.hidden = !(job.status === "failed" || job.status === "cancelled");
   document.title = `Job ${job.id} · ${job.status} · SegTune`;
+  if (reportLink) {
+    const comparable = job.kind === "train" || (job.params?.model_ids || []).length === 2;
+    reportLink.hidden = !(job.status === "succeeded" && comparable);
+  }
+  if (trainBox) renderTraining(job);
+}
+
+const fixed = (value, digits = 3) => (Number.isFinite(value) ? value.toFixed(digits) : "–");
+
+/** Seconds as "42 s", "3 min" or "1 h 05 min". */
+function formatEta(seconds) {
+  if (!Number.isFinite(seconds)) return "–";
+  if (seconds < 90) return `${Math.max(0, Math.round(seconds))} s`;
+  const minutes = Math.round(seconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+function latest(history, key) {
+  for (let i = history.length - 1; i >= 0; i -= 1) if (Number.isFinite(history[i][key])) return history[i];
+  return null;
+}
+
+function renderTraining(job) {
+  const history = job.detail?.history || [];
+  const timeline = job.detail?.timeline || [];
+  const last = history[history.length - 1];
+  const total = last?.total ?? job.params?.iterations ?? null;
+  const iteration = last?.iteration ?? 0;
+  trainBox.dataset.iteration = String(iteration);
+  trainBox.dataset.total = String(total ?? "");
+  byTestId("train-iteration").textContent = `${iteration} / ${total ?? "?"}`;
+  let eta = "–";
+  if (job.status === "running") eta = last ? formatEta(last.eta_seconds) : "estimating…";
+  else if (job.status === "succeeded") eta = "done";
+  byTestId("train-eta").textContent = eta;
+  byTestId("train-loss").textContent = fixed(latest(history, "train_loss")?.train_loss);
+  byTestId("train-val-loss").textContent = fixed(latest(history, "val_loss")?.val_loss);
+  byTestId("train-miou").textContent = fixed(latest(history, "val_miou")?.val_miou);
+  const best = history.filter((h) => h.is_best && Number.isFinite(h.val_miou)).pop();
+  byTestId("train-best").textContent = best ? `best val mean IoU ${fixed(best.val_miou)} at iteration ${best.iteration}` : "";
+  const drawn = `${history.length}/${total}`;
+  if (drawn !== chartsDrawn) {
+    chartsDrawn = drawn;
+    const charts = trainingCharts(history, total);
+    byTestId("chart-loss").querySelector(".chart-box").replaceChildren(charts.loss);
+    byTestId("chart-miou").querySelector(".chart-box").replaceChildren(charts.miou);
+  }
+  const newest = timeline[timeline.length - 1];
+  // Drawn again when the job finishes too: overlays that failed to load get another chance.
+  const overlayKey = `${newest?.iteration}:${FINISHED.has(job.status)}`;
+  if (newest && overlayKey !== overlaysShown) {
+    overlaysShown = overlayKey;
+    const pictures = (newest.overlays || []).map((overlay, k) => {
+      const img = el("img", {
+        src: `/api/jobs/${job.id}/timeline/${newest.iteration}/${k}.png`,
+        alt: `Validation overlay of ${overlay.frame || `frame ${k + 1}`} after iteration ${newest.iteration}`,
+        testid: "train-overlay",
+      });
+      img.addEventListener("error", () => img.closest("figure")?.classList.add("broken"));
+      return el("figure", { class: "overlay" }, img, el("figcaption", {}, overlay.frame || `frame ${k + 1}`));
+    });
+    byTestId("train-overlays").replaceChildren(...pictures);
+    byTestId("overlay-iteration").textContent = `· after iteration ${newest.iteration}`;
+  }
+  byTestId("train-overlays-empty").hidden = Boolean(newest);
 }
 
 function start() {
   watcher?.stop();
   watcher = watchJob(jobId, render, {
+    interval: trainBox ? 1000 : 500,
     onError: (error) => showMessage(actionError, `Connection problem, retrying… (${error.message})`),
   });
 }

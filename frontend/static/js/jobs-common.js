@@ -5,7 +5,16 @@ import { el, progressBar, setProgress, showMessage } from "./dom.js";
 export const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 export const ACTIVE = new Set(["queued", "running"]);
 
-const KIND_NAMES = { sample: "Frame sampling" };
+const KIND_NAMES = {
+  sample: "Frame sampling",
+  import: "Dataset import",
+  export: "Dataset export",
+  train: "Fine-tune",
+  evaluate: "Evaluation",
+  prelabel: "Pre-label",
+  export_onnx: "ONNX export",
+  register_model: "Model check",
+};
 export const kindName = (kind) => KIND_NAMES[kind] || kind;
 
 /**
