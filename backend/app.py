@@ -26,7 +26,7 @@ from backend.api import (
 from backend.config import Settings, load_settings
 from backend.db import make_engine, make_sessionmaker, session_scope
 from backend.errors import DomainError
-from backend.services.jobs import reap_lost_jobs
+from backend.services.jobs import reap_lost_jobs, redispatch
 from backend.storage import make_storage
 
 log = logging.getLogger("segtune.web")
@@ -48,8 +48,9 @@ async def _reap_forever(app: FastAPI) -> None:
 def _reap_once(app: FastAPI) -> None:
     with session_scope(app.state.sessions) as session:
         lost = reap_lost_jobs(session, app.state.settings)
+        redispatch(session, lost, app.state.dispatcher.dispatch)
     if lost:
-        log.warning("marked jobs %s failed: worker lost", lost)
+        log.warning("worker lost for jobs %s", [(job.id, job.status) for job in lost])
 
 
 def _default_dispatcher(settings: Settings):

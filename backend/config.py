@@ -2,6 +2,7 @@
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,8 @@ class Settings(BaseSettings):
     worker_queues: str = "cpu,gpu"
     heartbeat_s: float = Field(5.0, gt=0)
     worker_lost_after_s: float = Field(60.0, gt=0)
+    lost_jobs: Literal["fail", "requeue"] = "fail"
+    max_attempts: int = Field(3, ge=1)
     max_video_duration_s: float = Field(4 * 3600.0, gt=0)
     max_frame_pixels: int = Field(8192 * 8192, gt=0)
     max_sampled_frames: int = Field(20000, ge=1)

@@ -32,17 +32,14 @@ class LiveServer:
         self.workers: list[subprocess.Popen] = []
 
     def env(self) -> dict[str, str]:
-        """Environment that carries the settings to child processes."""
+        """Environment that carries every setting to the child processes."""
         env = dict(os.environ)
-        s = self.settings
+        for name, value in self.settings.model_dump().items():
+            env[f"SEGTUNE_{name.upper()}"] = str(value)
         env.update(
-            SEGTUNE_DATA_DIR=str(s.data_path),
-            SEGTUNE_DATABASE_URL=s.database_url,
-            SEGTUNE_BROKER_URL=s.broker_url,
+            SEGTUNE_DATA_DIR=str(self.settings.data_path),
             SEGTUNE_HOST="127.0.0.1",
             SEGTUNE_PORT=str(self.port),
-            SEGTUNE_HEARTBEAT_S=str(s.heartbeat_s),
-            SEGTUNE_WORKER_LOST_AFTER_S=str(s.worker_lost_after_s),
         )
         return env
 
@@ -71,8 +68,8 @@ class LiveServer:
             time.sleep(0.2)
         raise RuntimeError(f"worker did not start:\n{log.read_text()}")
 
-    def start(self) -> None:
-        """Start web + one worker."""
+    def start(self, worker_queues: tuple[str, ...] = ("cpu,gpu",)) -> None:
+        """Start web and one worker per entry of worker_queues."""
         self.web = self._spawn("web", "web")
         deadline = time.monotonic() + 60
         while True:
@@ -84,7 +81,8 @@ class LiveServer:
             if self.web.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError((self.log_dir / "web.log").read_text())
             time.sleep(0.2)
-        self.start_worker()
+        for queues in worker_queues:
+            self.start_worker(queues)
 
     def kill_worker(self, proc: subprocess.Popen) -> None:
         """kill -9 a worker and all its pool children."""

@@ -7,6 +7,7 @@ from backend.db import make_engine, make_sessionmaker, session_scope
 from backend.services import jobs
 from backend.services.sampling import run_sampling
 from backend.storage import make_storage
+from worker.dispatch import CeleryDispatcher
 from worker.runner import run_job
 
 _deps_by_app: dict[int, tuple] = {}
@@ -96,6 +97,7 @@ def _reap_on_start(sender=None, **_kwargs) -> None:
     engine = make_engine(settings.effective_database_url)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
-            jobs.reap_lost_jobs(session, settings)
+            lost = jobs.reap_lost_jobs(session, settings)
+            jobs.redispatch(session, lost, CeleryDispatcher(sender.app).dispatch)
     finally:
         engine.dispose()

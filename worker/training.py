@@ -6,6 +6,7 @@ from typing import Any
 
 from backend.db import session_scope
 from backend.models import SegModel
+from backend.services.jobs import get_job
 from backend.storage import new_key
 from worker.evaluation import (
     load_split,
@@ -55,12 +56,18 @@ def build_config(ctx, classes: list[dict], base: dict | None) -> TrainConfig:
 class _Watcher:
     """Turns engine progress into job progress, live curves and timeline pictures."""
 
-    def __init__(self, ctx):
-        self.ctx, self.history, self.timeline = ctx, [], []
+    def __init__(self, ctx, previous: dict | None):
+        self.ctx = ctx
+        # A resumed run continues what the lost attempt published; the entries after the
+        # checkpoint it resumes from are replaced as the iterations are redone.
+        self.history = list((previous or {}).get("history", []))
+        self.timeline = list((previous or {}).get("timeline", []))
 
     def __call__(self, progress: Progress) -> None:
         record = progress.record()
         record.pop("val_metrics", None)
+        self.history = [h for h in self.history if h["iteration"] < progress.iteration]
+        self.timeline = [t for t in self.timeline if t["iteration"] < progress.iteration]
         self.history.append(record)
         keys = []
         for k, (name, picture) in enumerate((progress.overlays or [])[:TIMELINE_FRAMES]):
@@ -116,7 +123,11 @@ def run_training(ctx) -> dict[str, Any]:
     base = model_source(ctx, base_id) if base_id else None
     config = build_config(ctx, classes, base)
     latest = Path(config.output_dir) / "latest.pt"
-    watcher = _Watcher(ctx)
+    previous = None
+    if latest.exists():
+        with session_scope(ctx.sessions) as session:
+            previous = get_job(session, ctx.job_id).detail
+    watcher = _Watcher(ctx, previous)
     # A re-run after a crash continues from the last checkpoint instead of starting over.
     fitted = fit(config, data, watcher, resume_from=latest if latest.exists() else None)
     chosen = fitted.best_checkpoint or fitted.latest_checkpoint

@@ -146,19 +146,46 @@ def finish_job(
     session.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(**values))
 
 
-def reap_lost_jobs(session: Session, settings: Settings) -> list[int]:
-    """Fail running jobs whose worker stopped sending heartbeats; returns their ids."""
+def reap_lost_jobs(session: Session, settings: Settings) -> list[Job]:
+    """End running jobs whose worker stopped sending heartbeats; returns them.
+
+    Per SEGTUNE_LOST_JOBS a lost job is failed ("worker lost"), or put back in the queue
+    (until it has been tried max_attempts times); the caller dispatches re-queued ones.
+    """
     cutoff = utcnow() - timedelta(seconds=settings.worker_lost_after_s)
     stale = list(
-        session.scalars(select(Job.id).where(Job.status == "running", Job.heartbeat_at < cutoff))
+        session.scalars(select(Job).where(Job.status == "running", Job.heartbeat_at < cutoff))
     )
-    for job_id in stale:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == "running", Job.heartbeat_at < cutoff)
-            .values(status="failed", error=WORKER_LOST, message="worker lost", finished_at=utcnow())
+    reaped = []
+    for job in stale:
+        again = settings.lost_jobs == "requeue" and job.attempts < settings.max_attempts
+        values: dict[str, Any] = (
+            {"status": "queued", "message": "re-queued: its worker was lost", "progress": 0.0}
+            if again
+            else {
+                "status": "failed",
+                "error": WORKER_LOST,
+                "message": "worker lost",
+                "finished_at": utcnow(),
+            }
         )
-    return stale
+        done = session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == "running", Job.heartbeat_at < cutoff)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if done:
+            session.refresh(job)
+            reaped.append(job)
+    return reaped
+
+
+def redispatch(session: Session, reaped: list[Job], dispatcher: Dispatcher) -> None:
+    """Send the re-queued ones among reaped jobs to the broker again."""
+    for job in reaped:
+        if job.status == "queued":
+            enqueue(session, job, dispatcher)
 
 
 def queue_position(session: Session, job: Job) -> int | None:

@@ -54,7 +54,7 @@ def test_reaper_fails_jobs_without_heartbeat(client, settings):
     )
     with session_scope(client.app.state.sessions) as session:
         # The app's own background reaper may get there first; either way only `stale` goes.
-        assert set(jobs.reap_lost_jobs(session, settings)) <= {stale}
+        assert {job.id for job in jobs.reap_lost_jobs(session, settings)} <= {stale}
     body = client.get(f"/api/jobs/{stale}").json()
     assert body["status"] == "failed" and "worker lost" in body["error"]
     assert client.get(f"/api/jobs/{fresh}").json()["status"] == "running"
@@ -66,3 +66,17 @@ def test_claim_only_once(client):
         assert jobs.claim_job(session, job_id, "w1") is True
     with session_scope(client.app.state.sessions) as session:
         assert jobs.claim_job(session, job_id, "w2") is False
+
+
+def test_lost_jobs_can_be_requeued_until_max_attempts(client, settings, dispatcher):
+    settings.lost_jobs, settings.max_attempts = "requeue", 2
+    old = utcnow() - timedelta(seconds=settings.worker_lost_after_s + 5)
+    first = _job(client, status="running", heartbeat_at=old, attempts=1)
+    last = _job(client, status="running", heartbeat_at=old, attempts=2)
+    with session_scope(client.app.state.sessions) as session:
+        reaped = jobs.reap_lost_jobs(session, settings)
+        jobs.redispatch(session, reaped, dispatcher.dispatch)
+    assert client.get(f"/api/jobs/{first}").json()["status"] == "queued"
+    assert first in dispatcher.sent
+    body = client.get(f"/api/jobs/{last}").json()
+    assert body["status"] == "failed" and "worker lost" in body["error"]

@@ -1,14 +1,14 @@
 """Fine-tune in the browser: launch, watch it learn, read the report; and cancel a running job."""
 
-import io
 import os
 import re
 from pathlib import Path
 
 import httpx
 import numpy as np
-from PIL import Image
 from playwright.sync_api import Page, expect
+
+from tests.labeled import labeled_project, png, random_checkpoint
 
 SCREENSHOT_DIR = Path(os.environ.get("SEGTUNE_SCREENSHOT_DIR", "/tmp"))
 # A 2-core CI machine trains, scores and draws figures slowly: wait generously, never sleep.
@@ -30,54 +30,6 @@ WATCH_SCRIPT = """() => {
     note(window.__seen.progress, bar.getAttribute("aria-valuenow"));
   }).observe(document.getElementById("main"), {attributes: true, subtree: true});
 }"""
-
-
-def _png(array: np.ndarray, mode: str | None = None) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array, mode=mode).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def labeled_project(url: str, n: int = 8, name: str = "tiny streets") -> int:
-    """Frames with a blue 'car' box and a yellow 'sign' box on grey, masks to match, split 4/2/2."""
-    project = httpx.post(f"{url}/api/projects", json={"name": name}).json()
-    rng = np.random.default_rng(0)
-    files, masks = [], []
-    for i in range(n):
-        image = np.full((48, 64, 3), 90, np.uint8)
-        mask = np.zeros((48, 64), np.uint8)
-        x, y = rng.integers(0, 40), rng.integers(0, 28)
-        image[y : y + 16, x : x + 20] = (20, 20, 200)
-        mask[y : y + 16, x : x + 20] = 1
-        image[2:10, 2:8] = (230, 230, 0)
-        mask[2:10, 2:8] = 2
-        mask[-2:, :] = 255
-        files.append(("files", (f"f{i}.png", _png(image))))
-        masks.append(mask)
-    frames = httpx.post(f"{url}/api/projects/{project['id']}/images", files=files, timeout=60)
-    for frame, mask in zip(frames.json(), masks, strict=True):
-        res = httpx.put(
-            f"{url}/api/frames/{frame['id']}/mask",
-            content=_png(mask, "L"),
-            headers={"If-Match": '"0"', "Content-Type": "image/png"},
-        )
-        assert res.status_code == 200, res.text
-        httpx.patch(f"{url}/api/frames/{frame['id']}", json={"label_status": "done"})
-    split = {"train": 4, "val": 2, "test": 2}
-    res = httpx.post(f"{url}/api/projects/{project['id']}/splits", json=split)
-    assert res.json() == split
-    return project["id"]
-
-
-def random_checkpoint(path: Path, seed: int = 0) -> Path:
-    """A DeepLabV3+ (MobileNet) file with 19 random-weight classes, in the public layout."""
-    import torch
-
-    from worker.ml.models import build_model
-
-    torch.manual_seed(seed)
-    torch.save({"model_state": build_model("deeplabv3plus_mobilenet", 19, 16).state_dict()}, path)
-    return path
 
 
 def register_base(live_server, tmp_path: Path, name: str = "random base", seed: int = 0) -> dict:
@@ -269,9 +221,7 @@ def test_cancel_running_job(page: Page, live_server, tmp_path: Path):
 def test_models_page_register_prelabel_and_onnx(page: Page, live_server, tmp_path: Path):
     url = live_server.url
     project_id = labeled_project(url, name="reuse")
-    extra = [
-        ("files", (f"new{i}.png", _png(np.full((48, 64, 3), 120, np.uint8)))) for i in range(2)
-    ]
+    extra = [("files", (f"new{i}.png", png(np.full((48, 64, 3), 120, np.uint8)))) for i in range(2)]
     new_frames = httpx.post(f"{url}/api/projects/{project_id}/images", files=extra).json()
     checkpoint = random_checkpoint(tmp_path / "street_base.pth")
 
