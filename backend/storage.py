@@ -16,7 +16,30 @@ def new_key(prefix: str, suffix: str) -> str:
     return f"{prefix}/{token[:2]}/{token}{suffix}"
 
 
-class LocalStorage:
+class AtomicWrites:
+    """Streaming writes on top of temp_path() + put_file(): a key appears whole or not at all."""
+
+    def temp_path(self, suffix: str = "") -> Path:
+        """A fresh local temporary file."""
+        raise NotImplementedError
+
+    def put_file(self, src: Path, key: str) -> None:
+        """Move a finished temporary file into place under a key."""
+        raise NotImplementedError
+
+    @contextmanager
+    def open_write(self, key: str) -> Iterator[BinaryIO]:
+        """Stream into a key; the key appears only if the block finishes without error."""
+        tmp = self.temp_path()
+        try:
+            with open(tmp, "wb") as fh:
+                yield fh
+            self.put_file(tmp, key)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+class LocalStorage(AtomicWrites):
     """Media files in a directory; every write lands atomically via rename."""
 
     def __init__(self, root: Path):
@@ -51,17 +74,6 @@ class LocalStorage:
             fh.flush()
             os.fsync(fh.fileno())
         self.put_file(tmp, key)
-
-    @contextmanager
-    def open_write(self, key: str) -> Iterator[BinaryIO]:
-        """Stream into a key; the key appears only if the block finishes without error."""
-        tmp = self.temp_path()
-        try:
-            with open(tmp, "wb") as fh:
-                yield fh
-            self.put_file(tmp, key)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def open_read(self, key: str) -> BinaryIO:
         """Open a stored file for reading."""

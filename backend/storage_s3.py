@@ -4,7 +4,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -12,11 +11,13 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from backend.storage import AtomicWrites
+
 # Multipart transfers stream from and to disk in 16 MB parts: nothing is held whole in memory.
 TRANSFER = TransferConfig(multipart_threshold=16 * 2**20, multipart_chunksize=16 * 2**20)
 
 
-class S3Storage:
+class S3Storage(AtomicWrites):
     """Objects in a bucket; reads go through a local cache because keys are write-once."""
 
     def __init__(
@@ -70,17 +71,6 @@ class S3Storage:
         tmp = self.temp_path()
         tmp.write_bytes(data)
         self.put_file(tmp, key)
-
-    @contextmanager
-    def open_write(self, key: str) -> Iterator[BinaryIO]:
-        """Stream into a key; the object appears only if the block finishes without error."""
-        tmp = self.temp_path()
-        try:
-            with open(tmp, "wb") as fh:
-                yield fh
-            self.put_file(tmp, key)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def open_read(self, key: str) -> BinaryIO:
         """Open the object for reading (through the local cache)."""

@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
-from backend.api.uploads import discard, receive_files
+from backend.api.uploads import BINARY, discard, multipart_body, receive_files
 from backend.errors import Invalid
 from backend.schemas.datasets import ExportRequest, MappingPreset
 from backend.schemas.jobs import JobOut
@@ -18,20 +18,7 @@ from backend.services.projects import get_project
 
 router = APIRouter(tags=["datasets"])
 
-ZIP_BODY = {
-    "requestBody": {
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                    "required": ["file"],
-                }
-            }
-        },
-        "required": True,
-    }
-}
+ZIP_BODY = multipart_body({"file": BINARY}, ["file"])
 
 
 @router.post(

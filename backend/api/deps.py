@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db import session_scope
 from backend.storage import LocalStorage
 
 
@@ -26,15 +27,8 @@ def get_dispatcher(request: Request):
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session committed when the route returns without error."""
-    session = request.app.state.sessions()
-    try:
+    with session_scope(request.app.state.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # Function scope: the commit happens before the response is sent, so a client that gets 201

@@ -5,28 +5,13 @@ from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 
 from backend.api.deps import DbSession, get_settings, get_storage
-from backend.api.uploads import receive_files
+from backend.api.uploads import BINARY, multipart_body, receive_files
 from backend.schemas.media import FrameOut, FrameUpdate, SplitCounts, SplitRequest
 from backend.services import frames, splits
 
 router = APIRouter(tags=["frames"])
 
-IMAGES_BODY = {
-    "requestBody": {
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
-                    },
-                    "required": ["files"],
-                }
-            }
-        },
-        "required": True,
-    }
-}
+IMAGES_BODY = multipart_body({"files": {"type": "array", "items": BINARY}}, ["files"])
 
 
 @router.post(

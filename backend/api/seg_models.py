@@ -5,7 +5,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
-from backend.api.uploads import discard, receive_files
+from backend.api.uploads import BINARY, discard, multipart_body, receive_files
 from backend.errors import Invalid
 from backend.schemas.jobs import JobOut
 from backend.schemas.seg_models import SegModelOut
@@ -13,7 +13,7 @@ from backend.services import jobs, seg_models
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 FORM_FIELDS = {
-    "file": {"type": "string", "format": "binary"},
+    "file": BINARY,
     "name": {"type": "string"},
     "project_id": {"type": "integer"},
     "architecture": {"type": "string", "enum": list(seg_models.ARCHITECTURES)},
@@ -21,16 +21,7 @@ FORM_FIELDS = {
     "preset": {"type": "string", "enum": ["cityscapes19", "cityscapes20"]},
     "sha256": {"type": "string"},
 }
-UPLOAD_BODY = {
-    "requestBody": {
-        "content": {
-            "multipart/form-data": {
-                "schema": {"type": "object", "properties": FORM_FIELDS, "required": ["file"]}
-            }
-        },
-        "required": True,
-    }
-}
+UPLOAD_BODY = multipart_body(FORM_FIELDS, ["file"])
 
 
 def _int(texts: dict[str, str], key: str) -> int | None:

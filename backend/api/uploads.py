@@ -21,6 +21,15 @@ class UploadedFile:
 
 
 MAX_FIELD_BYTES = 64 * 1024
+BINARY = {"type": "string", "format": "binary"}
+
+
+def multipart_body(properties: dict, required: list[str]) -> dict:
+    """OpenAPI `openapi_extra` for a route that parses its multipart body itself (streamed)."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {
+        "requestBody": {"content": {"multipart/form-data": {"schema": schema}}, "required": True}
+    }
 
 
 @dataclass

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
-from backend.api.uploads import discard, receive_files
+from backend.api.uploads import BINARY, discard, multipart_body, receive_files
 from backend.errors import Invalid
 from backend.schemas.jobs import JobOut
 from backend.schemas.media import SampleRequest, VideoOut
@@ -17,20 +17,7 @@ router = APIRouter(tags=["videos"])
     "/api/projects/{project_id}/videos",
     response_model=VideoOut,
     status_code=201,
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                        "required": ["file"],
-                    }
-                }
-            },
-            "required": True,
-        }
-    },
+    openapi_extra=multipart_body({"file": BINARY}, ["file"]),
 )
 async def upload_video(
     project_id: int,

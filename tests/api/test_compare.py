@@ -208,7 +208,7 @@ def test_comparison_csv_matches_the_json(client, project):
 @pytest.mark.parametrize("n_models", [1, 3])
 def test_evaluate_jobs_of_other_than_two_models_are_409(client, project, n_models):
     job = make_evaluation(client, project, n_models=n_models)
-    for route in ROUTES:
+    for route in (r for r in ROUTES if not r.startswith("timeline/")):
         res = client.get(f"/api/jobs/{job['id']}/{route}")
         assert res.status_code == 409, (route, res.text)
         assert f"evaluated {n_models} model" in res.json()["detail"]
