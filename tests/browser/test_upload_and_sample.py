@@ -128,6 +128,12 @@ def test_upload_sample_split(page: Page, live_server, tmp_path: Path):
         for testid in (f"split-result-{split}", f"count-split-{split}"):
             expect(page.get_by_test_id(testid)).to_have_attribute("data-count", expected)
     assert sum(f["split"] is not None for f in api_frames) == 4
+    # Labeling progress per split: marking one train frame done shows up without a reload.
+    first_train = next(f for f in api_frames if f["split"] == "train")
+    httpx.patch(f"{live_server.url}/api/frames/{first_train['id']}", json={"label_status": "done"})
+    page.get_by_test_id("split-submit").click()
+    expect(page.get_by_test_id("count-split-train-done")).to_have_text("1 done")
+    expect(page.get_by_test_id("count-split-test-done")).to_have_text("0 done")
 
     # Filter by split and override one frame's split by hand.
     page.get_by_test_id("filter-split").select_option("train")

@@ -82,7 +82,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
     }
   }
 
-  function countChip(group, key, label, count, active, onClick) {
+  function countChip(group, key, label, count, active, onClick, extra = null) {
     return el(
       "button",
       {
@@ -96,20 +96,25 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       },
       el("span", { class: "count-label" }, label),
       el("strong", { class: "count-value" }, String(count)),
+      ...(extra ? [el("span", { class: "count-extra", testid: `count-${group}-${key}-done` }, extra)] : []),
     );
   }
 
   function renderCounts(all) {
     const bySplit = Object.fromEntries(SPLITS.map((s) => [s, 0]));
     const byLabel = Object.fromEntries(LABELS.map((s) => [s, 0]));
+    const doneBySplit = Object.fromEntries(SPLITS.map((s) => [s, 0]));
     for (const frame of all) {
       bySplit[frame.split || "none"] += 1;
+      if (frame.label_status === "done") doneBySplit[frame.split || "none"] += 1;
       byLabel[frame.label_status] = (byLabel[frame.label_status] || 0) + 1;
     }
     const { split, label_status: label } = filterValues();
     const toggle = (key, value, current) => () => setFilters({ [key]: current === value ? "" : value });
     byTestId("split-counts", root).replaceChildren(
-      ...SPLITS.map((s) => countChip("split", s, s, bySplit[s], split === s, toggle("split", s, split))),
+      ...SPLITS.map((s) =>
+        countChip("split", s, s, bySplit[s], split === s, toggle("split", s, split), `${doneBySplit[s]} done`),
+      ),
     );
     byTestId("label-counts", root).replaceChildren(
       ...LABELS.map((s) =>
