@@ -1,0 +1,352 @@
+"""Training and evaluation speed, and the wall time of the seed study's whole recipe.
+
+Prints figures and asserts nothing. Every case runs in its own child process, so the peak
+memory printed is that case's alone (CPU: peak resident set; CUDA: peak allocated).
+
+    .venv/bin/python bench/train_eval.py                 # everything, CPU (+ CUDA if present)
+    .venv/bin/python bench/train_eval.py --quick         # MobileNetV2 only, short runs
+    .venv/bin/python bench/train_eval.py --only recipe   # just the seed study's recipe
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+ARCHS = {"mobilenet": "deeplabv3plus_mobilenet", "resnet101": "deeplabv3plus_resnet101"}
+TRAIN_CROPS = (512, 768)
+EVAL_SIZES = ((1024, 2048), (1080, 1920))  # (height, width)
+BATCH = 8
+CAMVID = Path(os.environ.get("SEGTUNE_SHARED_DIR") or REPO.parent / "shared") / "data" / "camvid"
+
+
+class Clock:
+    """Wall and process CPU seconds of a block: CPU/wall shows how many cores it really had."""
+
+    def __enter__(self) -> "Clock":
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _peak_mb(device) -> float:
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _figures(images: int, clock: Clock, device) -> dict:
+    """Throughput, wall and CPU seconds, and peak memory of a timed block."""
+    peak = _peak_mb(device)
+    return {
+        "images_per_s": images / clock.wall,
+        "wall_s": clock.wall,
+        "cpu_s": clock.cpu,
+        "peak_mb": peak,
+    }
+
+
+def _setup(case: dict):
+    """Device, autocast dtype and threads for a child process."""
+    import torch
+
+    from worker.ml.runtime import amp_dtype, resolve_device, use_all_cores
+
+    device = resolve_device(case["device"])
+    if device.type == "cpu":
+        use_all_cores(case.get("threads"))
+    else:
+        torch.backends.cudnn.benchmark = True
+    return device, amp_dtype(device, case["amp"])
+
+
+def bench_train(case: dict) -> dict:
+    """Images/s of SGD steps on batch-8 square crops (after one warm-up step)."""
+    import torch
+    import torch.nn.functional as F
+
+    from worker.ml.models import build_model
+    from worker.ml.runtime import autocast, prepare
+
+    device, dtype = _setup(case)
+    torch.manual_seed(0)
+    model = prepare(build_model(ARCHS[case["arch"]], 3, 16), device).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    crop = case["size"]
+    x = torch.randn(BATCH, 3, crop, crop, device=device).contiguous(
+        memory_format=torch.channels_last
+    )
+    y = torch.randint(0, 3, (BATCH, crop, crop), device=device)
+
+    def step() -> None:
+        with autocast(device, dtype):
+            out = model(x)
+        loss = F.cross_entropy(out.float(), y, ignore_index=255)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()
+    _sync(device)
+    with Clock() as clock:
+        for _ in range(case["steps"]):
+            step()
+        _sync(device)
+    return _figures(BATCH * case["steps"], clock, device)
+
+
+def bench_eval(case: dict) -> dict:
+    """Frames/s of full-resolution prediction through evaluate.predict (after one warm-up)."""
+    import numpy as np
+    import torch
+
+    from worker.ml.evaluate import predict
+    from worker.ml.models import build_model
+    from worker.ml.runtime import prepare
+
+    device, dtype = _setup(case)
+    torch.manual_seed(0)
+    model = prepare(build_model(ARCHS[case["arch"]], 19, 16), device).eval()
+    height, width = case["size"]
+    image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    predict(model, image, mean, std, device, dtype=dtype)
+    _sync(device)
+    with Clock() as clock:
+        for _ in range(case["frames"]):
+            pred = predict(model, image, mean, std, device, dtype=dtype)
+    assert pred.shape == (height, width)
+    return _figures(case["frames"], clock, device)
+
+
+def _recipe_frames(source: str, scale: float) -> list:
+    """46 labeled frames: CamVid dusk (car 8, sign 6, 11 unlabeled) or synthetic street-ish."""
+    import numpy as np
+    from PIL import Image
+
+    from worker.ml.data import Sample, load_sample
+
+    if source == "camvid":
+        lut = np.zeros(256, np.uint8)
+        lut[8], lut[6], lut[11:] = 1, 2, 255
+        names = sorted(p.name for p in (CAMVID / "train").glob("0001TP_*.png"))[:46]
+        samples = []
+        for name in names:
+            s = load_sample(CAMVID / "train" / name, CAMVID / "trainannot" / name)
+            samples.append(Sample(s.image, lut[s.mask], s.name))
+    else:
+        rng = np.random.default_rng(0)
+        samples = []
+        for i in range(46):
+            image = rng.integers(0, 255, (360, 480, 3), dtype=np.uint8)
+            mask = rng.integers(0, 3, (360, 480), dtype=np.uint8)
+            samples.append(Sample(image, mask, f"synthetic{i:02d}"))
+    if scale == 1:
+        return samples
+
+    def resize(array: np.ndarray, resample: int) -> np.ndarray:
+        size = (round(array.shape[1] * scale), round(array.shape[0] * scale))
+        return np.asarray(Image.fromarray(array).resize(size, resample))
+
+    return [
+        Sample(resize(s.image, Image.BILINEAR), resize(s.mask, Image.NEAREST), s.name)
+        for s in samples
+    ]
+
+
+def bench_recipe(case: dict) -> dict:
+    """The seed study: 32 train, 5 val (every iteration), 9 test; 24 its, batch 8, crop 768."""
+    import torch
+
+    from worker.ml.checkpoints import load_model
+    from worker.ml.classmap import CITYSCAPES_CLASSES, cityscapes_default_map
+    from worker.ml.data import TrainData
+    from worker.ml.evaluate import evaluate
+    from worker.ml.models import build_model
+    from worker.ml.train import TrainConfig, fit
+
+    device, _ = _setup(case)
+    frames = _recipe_frames(case["data"], case["frame_scale"])
+    train, val, test = frames[:32], frames[32:37], frames[37:46]
+    table = cityscapes_default_map()
+    with tempfile.TemporaryDirectory() as tmp:
+        # No public weights ship here: a random base in the public layout costs the same time.
+        torch.manual_seed(0)
+        base = Path(tmp) / "best_deeplabv3plus_mobilenet_cityscapes_os16.pth"
+        torch.save({"model_state": build_model(ARCHS["mobilenet"], 19, 16).state_dict()}, base)
+        config = TrainConfig(
+            output_dir=str(Path(tmp) / "run"),
+            base_checkpoint=str(base),
+            base_classes=CITYSCAPES_CLASSES,
+            class_map=table,
+            iterations=case["iterations"],
+            device=case["device"],
+            amp=case["amp"],
+            num_threads=case.get("threads"),
+        )
+
+        def show(p) -> None:
+            print(
+                f"  it {p.iteration}/{p.total} loss {p.train_loss} val mIoU {p.val_miou}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        with Clock() as whole:
+            with Clock() as training:
+                result = fit(config, TrainData(train, val), show)
+            # Score "before" (base mapped through the table) and "after" on the test frames.
+            miou = []
+            for path, table_or_none in ((base, table), (result.best_checkpoint, None)):
+                model, meta = load_model(path, classes=CITYSCAPES_CLASSES)
+                kw = {"mean": meta.mean, "std": meta.std, "device": case["device"]}
+                scored = evaluate(model, test, 3, class_map=table_or_none, **kw)
+                miou.append(scored.metrics["mean_iou"])
+    out = _figures(len(frames), whole, device)
+    return {
+        **out,
+        "fit_s": training.wall,
+        "crop": list(train[0].image.shape[:2]),
+        "before_miou": miou[0],
+        "after_miou": miou[1],
+    }
+
+
+RUNNERS = {"train": bench_train, "eval": bench_eval, "recipe": bench_recipe}
+
+
+def child(case: dict) -> None:
+    """Run one case in this process and print its result as a JSON line."""
+    if case["device"] == "cpu":
+        # A case that would exhaust the machine fails with an allocation error instead.
+        avail = next(
+            int(line.split()[1]) * 1024
+            for line in open("/proc/meminfo")
+            if line.startswith("MemAvailable")
+        )
+        limit = int(avail * 0.85)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    try:
+        out = RUNNERS[case["kind"]](case)
+    except RuntimeError as exc:
+        if "allocate" not in str(exc) and "out of memory" not in str(exc):
+            raise
+        out = {"error": "out of memory"}
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def run_case(case: dict) -> dict:
+    """Run a case in a child process; returns its result (or the error)."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(case)], stdout=subprocess.PIPE, text=True
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    return json.loads(lines[-1][7:]) if lines else {"error": f"exit status {proc.returncode}"}
+
+
+def describe(case: dict, out: dict) -> str:
+    """One printed line per case."""
+    size = case.get("size")
+    what = f"{case['kind']:6} {case.get('arch', 'mobilenet'):9} {case['device']:4} "
+    what += f"amp={case['amp']}"
+    if case["kind"] == "train":
+        what += f" batch {BATCH} crop {size}"
+    elif case["kind"] == "eval":
+        what += f" {size[0]}x{size[1]}"
+    if "error" in out:
+        return f"{what}: {out['error']}"
+    cores = f"{out['cpu_s'] / out['wall_s']:.1f} cores busy"
+    if case["kind"] == "recipe":
+        return (
+            f"{what} data={case['data']} x{case['frame_scale']} crop {out['crop']}: "
+            f"fit {out['fit_s']:.1f}s + test {out['wall_s'] - out['fit_s']:.1f}s = "
+            f"{out['wall_s']:.1f}s, peak {out['peak_mb']:.0f} MB, {cores} "
+            f"(mIoU before {out['before_miou']:.3f} after {out['after_miou']:.3f})"
+        )
+    return f"{what}: {out['images_per_s']:.2f} images/s, peak {out['peak_mb']:.0f} MB, {cores}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="train,eval,recipe", help="train,eval,recipe")
+    parser.add_argument("--archs", default="mobilenet,resnet101")
+    parser.add_argument("--devices", default=None, help="cpu,cuda (default: cpu and any GPU)")
+    parser.add_argument("--amp", default="auto", choices=["auto", "off", "bf16"])
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default all)")
+    parser.add_argument("--data", default=None, choices=["camvid", "synthetic"])
+    parser.add_argument("--frame-scale", type=float, default=1.0, help="resize recipe frames")
+    parser.add_argument("--iterations", type=int, default=24, help="recipe iterations")
+    parser.add_argument("--quick", action="store_true", help="MobileNetV2 only, short runs")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(json.loads(args.child))
+        return
+
+    import torch
+
+    devices = (
+        args.devices.split(",")
+        if args.devices
+        else (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    )
+    archs = ["mobilenet"] if args.quick else args.archs.split(",")
+    data = args.data or ("camvid" if (CAMVID / "train").is_dir() else "synthetic")
+    cases = []
+    for device in devices:
+        cpu = device == "cpu"
+        common = {"device": device, "amp": args.amp, "threads": args.threads}
+        for arch in archs:
+            if "train" in args.only:
+                steps = 1 if args.quick or cpu else 10
+                cases += [
+                    {"kind": "train", "arch": arch, "size": crop, "steps": steps, **common}
+                    for crop in TRAIN_CROPS
+                ]
+            if "eval" in args.only:
+                frames = 1 if args.quick or cpu else 10
+                cases += [
+                    {"kind": "eval", "arch": arch, "size": size, "frames": frames, **common}
+                    for size in EVAL_SIZES
+                ]
+        if "recipe" in args.only:
+            cases.append(
+                {
+                    "kind": "recipe",
+                    "data": data,
+                    "frame_scale": args.frame_scale,
+                    "iterations": 3 if args.quick else args.iterations,
+                    **common,
+                }
+            )
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+        f"CUDA: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}"
+    )
+    for case in cases:
+        print(describe(case, run_case(case)), flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
