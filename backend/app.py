@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 
 from backend.api import (
     datasets,
@@ -30,6 +31,9 @@ from backend.services.jobs import reap_lost_jobs, redispatch
 from backend.storage import make_storage
 
 log = logging.getLogger("segtune.web")
+# SQLSTATEs of values a request cannot store: number out of range, string too long; None when
+# the driver refuses a parameter itself.
+UNSTORABLE = ("22003", "22001", None)
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
 
@@ -84,6 +88,17 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def too_large(_request: Request, exc: Exception) -> JSONResponse:
+        # SQLite binds 64-bit integers, PostgreSQL's integer columns hold 32 bits: a larger id
+        # or number in a request (or a text over a column's length) can match or fit nothing;
+        # PostgreSQL's driver refuses text with NUL characters before sending it (no SQLSTATE).
+        if isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", None) not in UNSTORABLE:
+            raise exc
+        detail = "The request holds a number or text too large to store, or a NUL character."
+        return JSONResponse({"detail": detail}, status_code=422)
 
     for module in (
         health,

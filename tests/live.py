@@ -89,6 +89,33 @@ class LiveServer:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
+    def client(self, **kwargs) -> httpx.Client:
+        """An HTTP client for this server (the one place to add authentication)."""
+        return httpx.Client(base_url=self.url, **kwargs)
+
+    def async_client(self, **kwargs) -> httpx.AsyncClient:
+        """An async HTTP client for this server (the one place to add authentication)."""
+        return httpx.AsyncClient(base_url=self.url, **kwargs)
+
+    def kill_web(self) -> None:
+        """kill -9 the web server process group, as a power cut or OOM kill would."""
+        os.killpg(self.web.pid, signal.SIGKILL)
+        self.web.wait()
+
+    def restart_web(self) -> None:
+        """Start the web server again on the same port and wait until it answers."""
+        self.web = self._spawn("web", "web")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/api/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.web.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((self.log_dir / "web.log").read_text())
+            time.sleep(0.2)
+
     def stop(self) -> None:
         """Stop every process started."""
         for proc in [*self.workers, self.web]:

@@ -1,5 +1,7 @@
 """Model registry routes."""
 
+import re
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
@@ -28,7 +30,7 @@ def _int(texts: dict[str, str], key: str) -> int | None:
     value = texts.get(key, "").strip()
     if not value:
         return None
-    if not value.lstrip("-").isdigit():
+    if not re.fullmatch(r"-?[0-9]{1,18}", value):  # not isdigit(): int() refuses '²'
         raise Invalid(f"{key} must be an integer.")
     return int(value)
 

@@ -29,6 +29,8 @@ def check_mask(data: bytes, width: int, height: int, n_classes: int) -> dict[str
             # Pillow's histogram counts the raw 8-bit values (palette indices for mode P) in C,
             # several times faster than decoding to numpy and counting there.
             histogram = image.histogram()[:256]
+    except Image.DecompressionBombError as exc:
+        raise Invalid(f"The mask PNG claims a size far over the frame's {width}x{height}.") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, zlib.error) as exc:
         raise Invalid("The mask PNG is corrupt and cannot be decoded.") from exc
     bad = [v for v, n in enumerate(histogram) if n and v >= n_classes and v != UNLABELED]

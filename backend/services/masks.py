@@ -1,5 +1,7 @@
 """Mask versions of frames: read, save with optimistic concurrency, list, restore."""
 
+import re
+
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -29,7 +31,7 @@ def parse_if_match(header: str | None) -> int:
             'Send the version you edited in an If-Match header, e.g. If-Match: "0".'
         )
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not re.fullmatch(r"[0-9]{1,18}", value):  # not isdigit(): int() refuses '²'
         raise Invalid(f"If-Match must hold a mask version number, not {header!r}.")
     return int(value)
 

@@ -11,6 +11,7 @@ from backend.models.frame import SPLITS
 from backend.services.frames import list_frames
 
 STRATEGIES = ("contiguous", "random")
+MAX_FRACTION_TOTAL = 1e12  # larger (or infinite) weights would overflow the arithmetic
 
 
 def split_counts(n: int, fractions: tuple[float, float, float]) -> list[int]:
@@ -34,8 +35,11 @@ def assign_splits(
     """Assign every frame without a manual override to train, val or test; returns counts."""
     if strategy not in STRATEGIES:
         raise Invalid(f"strategy must be one of {', '.join(STRATEGIES)}.")
-    if any(f < 0 for f in fractions) or sum(fractions) <= 0:
-        raise Invalid("Split fractions must be non-negative and not all zero.")
+    if any(f < 0 for f in fractions) or not 0 < sum(fractions) <= MAX_FRACTION_TOTAL:
+        raise Invalid(
+            "Split fractions must be non-negative and not all zero "
+            f"(fractions or frame counts, summing to at most {MAX_FRACTION_TOTAL:g})."
+        )
     frames = [f for f in list_frames(session, project_id) if not f.split_locked]
     if strategy == "random":
         rng = random.Random(seed)

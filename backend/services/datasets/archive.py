@@ -43,6 +43,8 @@ def ignored(name: str) -> bool:
 
 def unsafe_reason(name: str) -> str | None:
     """Why an entry name cannot be accepted, or None."""
+    if not name:
+        return "has an empty name"
     if "\\" in name:
         return "uses backslashes as path separators"
     if name.startswith("/") or _DRIVE.match(name):

@@ -29,6 +29,8 @@ from backend.errors import Invalid
 UNLABELED = 255
 UNLABELED_WORDS = ("unlabeled", "unlabelled", "ignore")
 _COLOR = re.compile(r"^#[0-9a-f]{6}$")
+# ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+_SMALL_INT = re.compile(r"[0-9]{1,4}")
 
 PRESETS: dict[str, dict[str, Any]] = {
     "camvid-default": {"8": "car", "6": "traffic sign", "11": "unlabeled", "default": "background"},
@@ -60,15 +62,16 @@ def parse_mapping(raw: str | dict | None) -> dict[str, Any] | None:
             return dict(PRESETS[text])
         try:
             raw = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise Invalid(
                 f"mapping must be a preset ({', '.join(PRESETS)}) or a JSON object."
             ) from exc
     if not isinstance(raw, dict) or not all(isinstance(k, str) for k in raw):
         raise Invalid('mapping must be a JSON object such as {"8": "car", "default": 0}.')
-    return {
+    mapping = {
         k.strip().lower() if k.strip().startswith("#") else k.strip(): v for k, v in raw.items()
     }
+    return mapping or None  # '{}' means no mapping, as {} does
 
 
 def parse_cli_map(text: str | None, default: str | None = None) -> dict[str, Any] | None:
@@ -88,7 +91,7 @@ def parse_cli_map(text: str | None, default: str | None = None) -> dict[str, Any
 
 
 def _target(value: Any, classes: list[ProjectClass]) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _SMALL_INT.fullmatch(value.strip()):
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         if 0 <= value < len(classes) or value == UNLABELED:
@@ -173,7 +176,7 @@ def resolve(
         return ClassMap(None, {int(k[1:], 16): _target(mapping[k], classes) for k in keys}, default)
     ids = np.full(256, -1 if default is None else default, np.int16)
     for key in keys:
-        if not key.isdigit() or int(key) > 255:
+        if not _SMALL_INT.fullmatch(key) or int(key) > 255:
             raise Invalid(f"mapping keys are source ids 0-255 or 'default'; got {key!r}.")
         ids[int(key)] = _target(mapping[key], classes)
     return ClassMap(ids, None, default)

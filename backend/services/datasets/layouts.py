@@ -19,6 +19,7 @@ the manifest (segtune).
 """
 
 import json
+import math
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -164,7 +165,12 @@ def _cityscapes(names: list[str]) -> list[Pair]:
         return [f"{m['pre']}gtFine/{m['rest']}_gtFine_labelIds.png"]
 
     pairs = _match(images, masks, candidates, "cityscapes")
-    return [Pair(p.image, p.mask, _CITY_IMAGE.match(p.image)["rest"].split("/")[0]) for p in pairs]
+    # The split folder may be anything (train_extra, a typo): only train/val/test are splits.
+    folders = [_CITY_IMAGE.match(p.image)["rest"].split("/")[0] for p in pairs]
+    return [
+        Pair(p.image, p.mask, f if f in SPLITS else None)
+        for p, f in zip(pairs, folders, strict=True)
+    ]
 
 
 def _segtune(source: Source) -> Dataset:
@@ -185,13 +191,18 @@ def _segtune(source: Source) -> Dataset:
             for c in manifest["classes"]
         ]
         frames = list(manifest["frames"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
         raise Invalid(f"{where} is not a SegTune manifest: {exc}.", entry=where) from exc
     prefix = posixpath.dirname(where)
     listed = set(source.names)
     pairs = [_manifest_pair(frame, prefix, listed, where) for frame in frames]
     if not pairs:
         raise Invalid(f"{where} lists no frames.", entry=where)
+    seen: set[str] = set()
+    for name in (n for pair in pairs for n in (pair.image, pair.mask) if n is not None):
+        if name in seen:
+            raise Invalid(f"{name}: listed more than once in {where}.", entry=name)
+        seen.add(name)
     return Dataset("segtune", pairs, classes)
 
 
@@ -213,14 +224,24 @@ def _manifest_pair(frame: Any, prefix: str, listed: set[str], where: str) -> Pai
     split = frame.get("split")
     status = frame.get("label_status")
     source = frame.get("source") if isinstance(frame.get("source"), dict) else {}
-    timestamp = source.get("timestamp_s")
     meta = {
         "split_locked": bool(frame.get("split_locked", split is not None)),
         "label_status": status if status in LABEL_STATUSES else None,
-        "timestamp_s": float(timestamp) if isinstance(timestamp, int | float) else None,
+        "timestamp_s": _seconds(source.get("timestamp_s")),
         "source_name": _source_name(source),
     }
     return Pair(files[0], files[1], split if split in SPLITS else None, meta)
+
+
+def _seconds(value: Any) -> float | None:
+    """A finite number of seconds, or None (NaN, infinities and huge ints are not JSON)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def _source_name(source: dict[str, Any]) -> str | None:

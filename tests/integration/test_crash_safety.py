@@ -1,0 +1,265 @@
+"""kill -9 in the middle of mask saves, uploads and an import: the old state or the new, never torn.
+
+After each kill: every acknowledged mask version reads back byte for byte, no row points at a
+missing file, every stored mask is a whole PNG of its frame's size, each frame's version is its
+newest mask row, and an import left no frames behind. Temporary and unreferenced files may stay.
+"""
+
+import io
+import itertools
+import threading
+import time
+import uuid
+import zipfile
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db import make_engine
+from backend.models import Frame, Mask, Video
+from backend.services.mask_codec import check_mask
+from backend.storage import make_storage
+from tests.live import LiveServer
+from tests.videos import make_video
+
+pytestmark = pytest.mark.integration
+W, H = 1280, 720
+
+
+def _png(array: np.ndarray, mode: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _mask(seed: int, width: int = W, height: int = H) -> bytes:
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((height, width), np.uint8)
+    for value in (1, 2, 255):
+        x, y = rng.integers(0, width // 2), rng.integers(0, height // 2)
+        labels[y : y + height // 3, x : x + width // 3] = value
+    return _png(labels, "L")
+
+
+def _wait(predicate, timeout: float = 60, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def assert_consistent(settings) -> None:
+    """No row without its file; masks whole and of their frame's size; versions line up."""
+    storage = make_storage(settings)
+    engine = make_engine(settings.effective_database_url)
+    with Session(engine) as session:
+        frames = {f.id: f for f in session.scalars(select(Frame))}
+        masks = list(session.scalars(select(Mask)))
+        videos = list(session.scalars(select(Video)))
+    engine.dispose()
+    for row in [*frames.values(), *masks, *videos]:
+        assert storage.exists(row.storage_key), f"{row!r} points at missing {row.storage_key}"
+    for video in videos:
+        assert storage.path(video.storage_key).stat().st_size == video.size_bytes
+    newest: dict[int, int] = {}
+    for mask in masks:
+        frame = frames[mask.frame_id]
+        with storage.open_read(mask.storage_key) as fh:
+            check_mask(fh.read(), frame.width, frame.height, 256)
+        newest[frame.id] = max(newest.get(frame.id, 0), mask.version)
+    assert {f.id: f.mask_version for f in frames.values()} == {f: newest.get(f, 0) for f in frames}
+
+
+def _project_with_frames(server: LiveServer, n: int, width: int = W, height: int = H):
+    """A new project's id and its n frames."""
+    with server.client(timeout=120) as http:
+        project = http.post("/api/projects", json={"name": "crash"}).json()
+        if not n:
+            return project["id"], []
+        image = _png(np.full((height, width, 3), 100, np.uint8))
+        files = [("files", (f"f{i}.png", image)) for i in range(n)]
+        res = http.post(f"/api/projects/{project['id']}/images", files=files)
+        return project["id"], res.json()
+
+
+@pytest.fixture
+def server(settings, tmp_path):
+    """The web app alone (tests that need a worker start one)."""
+    live = LiveServer(settings, tmp_path / "logs")
+    live.start(worker_queues=())
+    yield live
+    live.stop()
+
+
+def _annotate(server, frame_id: int, bodies, acked: list, errors: list, stop) -> None:
+    """Save masks one after another (If-Match the last acknowledged version) until cut off."""
+    with server.client(timeout=30) as http:
+        version = int(http.get(f"/api/frames/{frame_id}/mask").headers["etag"].strip('"'))
+        for i in itertools.count(frame_id):
+            if stop.is_set():
+                return
+            body = bodies[i % len(bodies)]
+            headers = {"If-Match": f'"{version}"', "Content-Type": "image/png"}
+            try:
+                res = http.put(f"/api/frames/{frame_id}/mask", content=body, headers=headers)
+            except httpx.TransportError:
+                errors.append(None)  # the server died under this request: not acknowledged
+                return
+            if res.status_code != 200:
+                errors.append(res.text)
+                return
+            version = res.json()["version"]
+            acked.append((frame_id, version, body))
+
+
+def test_kill_web_during_mask_saves(server, settings):
+    _, frames = _project_with_frames(server, 4)
+    bodies = [_mask(seed) for seed in range(5)]
+    acked, errors = [], []
+    for _round in range(3):
+        stop, before = threading.Event(), len(acked)
+        threads = [
+            threading.Thread(target=_annotate, args=(server, f["id"], bodies, acked, errors, stop))
+            for f in frames
+        ]
+        for thread in threads:
+            thread.start()
+        _wait(lambda b=before: len(acked) >= b + 15, what="mask saves")
+        server.kill_web()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert None in errors, "the kill did not cut off any save"
+        assert not [e for e in errors if e is not None], errors
+        errors.clear()
+        server.restart_web()
+        assert_consistent(settings)
+    with server.client(timeout=30) as http:
+        for frame_id, version, body in acked:
+            res = http.get(f"/api/frames/{frame_id}/masks/{version}")
+            assert res.status_code == 200 and res.content == body, (frame_id, version)
+        for frame in frames:
+            newest = max(v for f, v, _ in acked if f == frame["id"])
+            current = http.get(f"/api/frames/{frame['id']}/mask").headers["etag"]
+            assert int(current.strip('"')) in (newest, newest + 1)  # +1: saved, reply lost
+
+
+def _slow_multipart(boundary: str, sent: list, stop) -> bytes:
+    """A multipart body whose file part never ends before the server is killed."""
+    yield (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
+        "Content-Type: video/mp4\r\n\r\n"
+    ).encode()
+    chunk = bytes(256 * 1024)
+    while not stop.is_set():
+        sent.append(len(chunk))
+        yield chunk
+        time.sleep(0.01)
+    yield f"\r\n--{boundary}--\r\n".encode()
+
+
+def test_kill_web_during_video_uploads(server, settings, tmp_path):
+    project_id, _ = _project_with_frames(server, 0)
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0).read_bytes()
+    acked, sent, outcome, stop = [], [], [], threading.Event()
+
+    def slow_upload() -> None:
+        boundary = uuid.uuid4().hex
+        try:
+            with server.client(timeout=60) as http:
+                res = http.post(
+                    f"/api/projects/{project_id}/videos",
+                    content=_slow_multipart(boundary, sent, stop),
+                    headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+                )
+            outcome.append(res.status_code)
+        except httpx.TransportError:
+            outcome.append("cut off")
+
+    def small_uploads() -> None:
+        with server.client(timeout=30) as http:
+            while not stop.is_set():
+                try:
+                    res = http.post(
+                        f"/api/projects/{project_id}/videos", files={"file": ("c.mp4", clip)}
+                    )
+                except httpx.TransportError:
+                    return
+                assert res.status_code == 201, res.text
+                acked.append(res.json()["id"])
+
+    threads = [threading.Thread(target=slow_upload), threading.Thread(target=small_uploads)]
+    for thread in threads:
+        thread.start()
+    spool = make_storage(settings).tmp_dir
+    _wait(lambda: sum(sent) > 16 * 2**20 and len(acked) >= 3, what="uploads under way")
+    _wait(lambda: any(p.stat().st_size > 2**20 for p in spool.iterdir()), what="a spooled upload")
+    server.kill_web()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcome == ["cut off"]
+    server.restart_web()
+    assert_consistent(settings)
+    with server.client(timeout=30) as http:
+        videos = http.get(f"/api/projects/{project_id}/videos").json()
+        assert set(acked) <= {v["id"] for v in videos}
+        assert all(v["filename"] == "c.mp4" for v in videos)  # nothing of the cut-off upload
+        res = http.post(f"/api/projects/{project_id}/videos", files={"file": ("c.mp4", clip)})
+        assert res.status_code == 201, res.text
+
+
+def _dataset_zip(n: int) -> bytes:
+    """A plain-layout zip of n noisy 640x480 images with masks (a few seconds to import)."""
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(n):
+            zf.writestr(f"images/{i}.png", _png(rng.integers(0, 256, (480, 640, 3), np.uint8)))
+            zf.writestr(f"masks/{i}.png", _mask(i, 640, 480))
+    return buf.getvalue()
+
+
+def test_kill_worker_during_import(settings, tmp_path):
+    server = LiveServer(settings, tmp_path / "logs")
+    server.start()
+    try:
+        project_id, _ = _project_with_frames(server, 1, 64, 48)
+        n = 160
+        with server.client(timeout=120) as http:
+            res = http.post(
+                f"/api/projects/{project_id}/imports",
+                files={"file": ("ds.zip", _dataset_zip(n), "application/zip")},
+            )
+            assert res.status_code == 202, res.text
+            job_id = res.json()["id"]
+
+            def midway():
+                job = http.get(f"/api/jobs/{job_id}").json()
+                assert job["status"] in ("queued", "running"), job
+                return job["status"] == "running" and 0.1 <= job["progress"] < 0.9
+
+            _wait(midway, what="the import to be half done")
+            server.kill_worker(server.workers[0])
+            server.kill_web()
+            server.restart_web()
+            assert len(http.get(f"/api/projects/{project_id}/frames").json()) == 1
+            assert_consistent(settings)
+            server.start_worker()
+            job = server.wait_job(job_id, timeout=120)
+            assert job["status"] == "failed" and "worker lost" in job["error"], job
+            assert len(http.get(f"/api/projects/{project_id}/frames").json()) == 1
+            http.post(f"/api/jobs/{job_id}/retry").raise_for_status()
+            job = server.wait_job(job_id, timeout=180)
+            assert job["status"] == "succeeded", job
+            assert len(http.get(f"/api/projects/{project_id}/frames").json()) == 1 + n
+        assert_consistent(settings)
+    finally:
+        server.stop()
