@@ -18,6 +18,9 @@ def export_onnx(model: torch.nn.Module, path, sample_hw=(97, 131)) -> None:
     example = torch.zeros(1, 3, *sample_hw)
     axes = {0: "batch", 2: "height", 3: "width"}
     # The TorchScript-based exporter handles the data-dependent resize of any input size.
+    # ESPNetv2's pyramid pools to input-dependent sizes that rarely divide the input, which
+    # that exporter refuses; while tracing, the model pools with an exact matrix equivalent
+    # (espnet_blocks.adaptive_avg_pool), so its graph also takes any size (sides >= 16 px).
     torch.onnx.export(
         model.eval(),
         (example,),

@@ -1,4 +1,4 @@
-"""Self-describing checkpoints that keep the public DeepLabV3Plus-Pytorch layout.
+"""Self-describing checkpoints that keep the public layouts (DeepLabV3Plus-Pytorch, EdgeNets).
 
 A SegTune file is a dict: `model_state` (the state dict, same keys as the public files), `segtune`
 (metadata, below) and, for resumable training files, extra entries such as `optimizer_state`.
@@ -17,6 +17,8 @@ from torch import nn
 
 from .classmap import GroupedLogits, unwrap
 from .models import build_model
+from .models.espnetv2 import HEAD_KEY as ESPNET_HEAD_KEY
+from .models.espnetv2 import is_espnetv2_state, scale_from_state
 
 FORMAT = 1
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
@@ -111,7 +113,9 @@ def load_checkpoint(source: str | Path | BinaryIO, map_location: str = "cpu") ->
 
 
 def guess_architecture(state: dict[str, torch.Tensor]) -> str | None:
-    """Recognise the DeepLabv3+ backbones from their keys (output stride is not in the weights)."""
+    """Recognise the architecture from the keys (DeepLabv3+'s output stride is not in them)."""
+    if is_espnetv2_state(state):
+        return "espnetv2"
     if "backbone.low_level_features.0.0.weight" in state:
         return "deeplabv3plus_mobilenet"
     if "backbone.layer3.22.conv1.weight" in state:
@@ -122,9 +126,18 @@ def guess_architecture(state: dict[str, torch.Tensor]) -> str | None:
 
 
 def head_rows(state: dict[str, torch.Tensor]) -> int | None:
-    """Number of classes of a DeepLabv3+ head, from its last bias."""
-    bias = state.get("classifier.classifier.3.bias")
-    return None if bias is None else int(bias.shape[0])
+    """Number of classes of a DeepLabv3+ or ESPNetv2 head, from its last layer."""
+    last = state.get("classifier.classifier.3.bias")
+    if last is None:
+        last = state.get(ESPNET_HEAD_KEY)
+    return None if last is None else int(last.shape[0])
+
+
+def infer_model_kwargs(architecture: str, state: dict[str, torch.Tensor]) -> dict:
+    """Builder arguments that the weights determine (ESPNetv2's width scale)."""
+    if architecture == "espnetv2":
+        return {"scale": scale_from_state(state)}
+    return {}
 
 
 def describe(
@@ -151,7 +164,12 @@ def describe(
         classes = [{"index": i, "name": f"class {i}", "color": [0, 0, 0]} for i in range(rows)]
     elif rows is not None and rows != len(classes):
         raise ValueError(f"file has {rows} classes, {len(classes)} were given")
-    return ModelMeta(architecture=architecture, output_stride=output_stride or 16, classes=classes)
+    return ModelMeta(
+        architecture=architecture,
+        output_stride=output_stride or 16,
+        classes=classes,
+        model_kwargs=infer_model_kwargs(architecture, ckpt.state),
+    )
 
 
 def build_from_checkpoint(ckpt: Checkpoint, meta: ModelMeta) -> nn.Module:

@@ -16,7 +16,7 @@ from .classmap import GroupedLogits, unwrap
 from .config import TrainConfig, resume_mismatch, stored_form
 from .data import Augment, Sample, TrainData, crop_shape, make_batch
 from .evaluate import frame_loss, overlay, predict_logits
-from .models import build_model
+from .models import backbone_prefixes, build_model
 from .runtime import amp_dtype, autocast, prepare, resolve_device, use_all_cores
 
 
@@ -94,10 +94,12 @@ def init_model(config: TrainConfig) -> tuple[nn.Module, ModelMeta]:
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
-    """SGD with the backbone at backbone_lr_mult of the head's learning rate."""
-    named = list(unwrap(model).named_parameters())
-    backbone = [p for n, p in named if n.startswith("backbone.")]
-    head = [p for n, p in named if not n.startswith("backbone.")]
+    """SGD with the backbone (the model's `backbone_prefixes`) at backbone_lr_mult of the lr."""
+    base = unwrap(model)
+    prefixes = backbone_prefixes(base)
+    named = list(base.named_parameters())
+    backbone = [p for n, p in named if n.startswith(prefixes)]
+    head = [p for n, p in named if not n.startswith(prefixes)]
     groups = [
         {"params": backbone, "lr_mult": config.backbone_lr_mult},
         {"params": head, "lr_mult": 1.0},

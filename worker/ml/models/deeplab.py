@@ -90,6 +90,9 @@ class DeepLabHead(nn.Module):
 class DeepLabV3Plus(nn.Module):
     """Backbone + DeepLabv3+ head; logits are resized to the input's height and width."""
 
+    # The pre-trained encoder (trained at the backbone learning-rate multiplier when fine-tuning).
+    backbone_prefixes = ("backbone.",)
+
     def __init__(
         self,
         backbone: nn.Module,

@@ -25,6 +25,45 @@ def avg_down(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=True)
 
 
+def pyramid_side(n: int | torch.Tensor, scale: float) -> int | torch.Tensor:
+    """max(ceil(n * scale), 5), the side of one pyramid level, in float64 as the original.
+
+    While tracing (ONNX export) `n` is a 0-dim tensor; the size is then computed with tensor
+    operations so the exported graph keeps it symbolic (Python maths would freeze it).
+    """
+    if isinstance(n, torch.Tensor):
+        side = torch.ceil(n.to(torch.float64) * scale).clamp(min=5)
+        return side.to(torch.int64)
+    return max(math.ceil(n * scale), 5)
+
+
+def adaptive_avg_pool(x: torch.Tensor, size: tuple) -> torch.Tensor:
+    """F.adaptive_avg_pool2d, or while tracing an exact equivalent the ONNX exporter accepts.
+
+    The TorchScript exporter only converts adaptive pooling when the output size is constant
+    and divides the input size; the pyramid pools to sizes like ceil(0.1 h), which depend on
+    the input and rarely divide it. Adaptive pooling is linear and separable: averaging rows
+    start..end-1 with start = floor(i H / h), end = ceil((i + 1) H / h) is a product with an
+    h x H matrix, and likewise along the width, so P_h @ x @ P_w^T gives the same numbers.
+    """
+    if not torch.jit.is_tracing():
+        return F.adaptive_avg_pool2d(x, size)
+    rows = _pool_matrix(x.shape[-2], size[0], x.dtype)
+    cols = _pool_matrix(x.shape[-1], size[1], x.dtype)
+    return torch.matmul(torch.matmul(rows, x), cols.transpose(0, 1))
+
+
+def _pool_matrix(n_in, n_out, dtype: torch.dtype) -> torch.Tensor:
+    """n_out x n_in matrix averaging the input bins adaptive pooling assigns to each output."""
+    n_in, n_out = (n if isinstance(n, torch.Tensor) else torch.tensor(n) for n in (n_in, n_out))
+    i = torch.arange(n_out).unsqueeze(1)
+    start = torch.div(i * n_in, n_out, rounding_mode="floor")
+    end = torch.div((i + 1) * n_in + n_out - 1, n_out, rounding_mode="floor")
+    j = torch.arange(n_in).unsqueeze(0)
+    member = ((j >= start) & (j < end)).to(dtype)
+    return member / member.sum(1, keepdim=True)
+
+
 class CBR(nn.Module):
     """Encoder conv + batch norm + per-channel PReLU (keys `conv`, `bn`, `act`)."""
 
@@ -117,6 +156,9 @@ class EESP(nn.Module):
         if n * k != cout:
             raise ValueError(f"EESP output channels {cout} must be divisible by {k}")
         self.stride = stride
+        # The residual applies exactly when output and input shapes match: stride 1, cin == cout
+        # (decided here rather than by comparing shapes, which a traced graph would freeze).
+        self.residual = stride == 1 and cin == cout
         self.proj_1x1 = CBR(cin, n, 1, groups=k)
         # Kernel sizes wider than the receptive-field limit fall back to 3; sorting puts the
         # small dilations first so the hierarchical sums grow from fine to coarse.
@@ -136,7 +178,7 @@ class EESP(nn.Module):
         e = self.conv_1x1_exp(self.br_after_cat(torch.cat(outs, 1)))
         if self.stride == 2:
             return e
-        if e.shape == x.shape:
+        if self.residual:
             e = e + x
         return self.module_act(e)
 
@@ -192,13 +234,13 @@ class PyramidPool(nn.Module):
         h, w = x.shape[-2:]
         outs = []
         for scale, stage in zip(self.scales, self.stages, strict=True):
-            # Python float maths on purpose: ceil(70 * 0.1) is 8 there, as in the original.
-            hs, ws = max(math.ceil(h * scale), 5), max(math.ceil(w * scale), 5)
+            # float64 maths on purpose: ceil(70 * 0.1) is 8 there, as in the original.
+            hs, ws = pyramid_side(h, scale), pyramid_side(w, scale)
             if scale > 1.0:
                 y = F.interpolate(x, (hs, ws), mode="bilinear", align_corners=True)
-                y = F.adaptive_avg_pool2d(stage(y), (h, w))
+                y = adaptive_avg_pool(stage(y), (h, w))
             elif scale < 1.0:
-                y = stage(F.adaptive_avg_pool2d(x, (hs, ws)))
+                y = stage(adaptive_avg_pool(x, (hs, ws)))
                 y = F.interpolate(y, (h, w), mode="bilinear", align_corners=True)
             else:
                 y = stage(x)

@@ -19,6 +19,11 @@ Measured with the real s=2.0 weights on 16 CamVid dusk frames at 1024x768 croppe
 against the prediction made with the true pixels present: reflect padding agrees on 99.65% of
 pixels (97.6% within 32 px of the padded edges), replicate 99.65% (97.4%), zero padding 98.5%
 (91.1%), resizing to 1024x768 and back 98.1% (95.9%).
+
+ONNX: while traced (torch.onnx.export) the padding and the pyramid's pooling sizes are computed
+with tensor operations and adaptive pooling becomes an exact matrix product (see
+espnet_blocks.adaptive_avg_pool), so one exported graph takes any input whose sides are at
+least 16 px and gives the eager model's logits.
 """
 
 from __future__ import annotations
@@ -122,6 +127,9 @@ class ESPNetv2Encoder(nn.Module):
 class ESPNetv2Seg(nn.Module):
     """ESPNetv2 segmentation network: normalised N x 3 x H x W -> logits N x C x H x W."""
 
+    # The pre-trained encoder (trained at the backbone learning-rate multiplier when fine-tuning).
+    backbone_prefixes = ("base_net.",)
+
     def __init__(self, num_classes: int = CITYSCAPES_VOID_CLASSES, scale: float = 2.0):
         super().__init__()
         c0, c1, c2, c3 = _channels(scale)
@@ -152,7 +160,9 @@ class ESPNetv2Seg(nn.Module):
 
     def forward_aligned(self, x: torch.Tensor) -> torch.Tensor:
         """Run the original network on an input whose sides are multiples of 16."""
-        if x.shape[-2] % INPUT_MULTIPLE or x.shape[-1] % INPUT_MULTIPLE:
+        if not torch.jit.is_tracing() and (
+            x.shape[-2] % INPUT_MULTIPLE or x.shape[-1] % INPUT_MULTIPLE
+        ):
             raise ValueError(f"input sides must be multiples of {INPUT_MULTIPLE}: {tuple(x.shape)}")
         e1, e2, e3, e4 = self.base_net(x)
         d = self.bu_dec_l1(e4)
@@ -176,11 +186,42 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = INPUT_MULTIPLE) -> torch.Te
     """Pad N x C x H x W at the bottom/right so both sides divide by `multiple`."""
     h, w = x.shape[-2:]
     ph, pw = -h % multiple, -w % multiple
+    if torch.jit.is_tracing():
+        # Traced for ONNX the sizes are symbolic: always pad (by 0..15), always by reflection,
+        # so the graph serves every input size whose sides are at least 16 px.
+        return F.pad(x, (0, pw, 0, ph), mode="reflect")
     if ph == 0 and pw == 0:
         return x
     # Reflection needs the pad to be smaller than the side; tiny frames replicate their edge.
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+# Keys whose first dimension is the width of each encoder level (strides 2, 4, 8, 16).
+_WIDTH_KEYS = (
+    "base_net.level1.conv.weight",
+    "base_net.level2_0.act.weight",
+    "base_net.level3_0.act.weight",
+    "base_net.level4_0.act.weight",
+)
+HEAD_KEY = "bu_dec_l4.merge_layer.3.weight"  # the last 1x1 conv: one row per class
+
+
+def is_espnetv2_state(state: dict[str, torch.Tensor]) -> bool:
+    """True when a state dict has the EdgeNets ESPNetv2 segmentation layout."""
+    return _WIDTH_KEYS[0] in state and HEAD_KEY in state
+
+
+def scale_from_state(state: dict[str, torch.Tensor]) -> float:
+    """The width scale of an ESPNetv2 state dict, read from its encoder's channel counts."""
+    try:
+        widths = tuple(int(state[k].shape[0]) for k in _WIDTH_KEYS)
+    except KeyError as exc:
+        raise ValueError(f"not an ESPNetv2 state dict: no {exc.args[0]!r}") from None
+    for scale, channels in _CHANNELS.items():
+        if channels == widths:
+            return scale
+    raise ValueError(f"ESPNetv2 encoder widths {widths} match no width scale {WIDTH_SCALES}")
 
 
 def build_espnetv2(num_classes: int, scale: float = 2.0) -> nn.Module:
