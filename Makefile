@@ -19,12 +19,12 @@ run: $(STAMP)
 	$(BIN)/segtune serve
 
 test: $(STAMP)
-	$(BIN)/ruff check backend worker tests bench migrations
+	$(BIN)/ruff check backend worker tests bench migrations studies
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check backend worker tests bench migrations
-	$(BIN)/ruff format --check backend worker tests bench migrations
+	$(BIN)/ruff check backend worker tests bench migrations studies
+	$(BIN)/ruff format --check backend worker tests bench migrations studies
 
 bench-sample: $(STAMP)
 	$(BIN)/python -m bench.sample_frames
