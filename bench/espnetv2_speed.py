@@ -29,48 +29,17 @@ WEIGHTS = SHARED / "data/weights/espnetv2_cityscapes/espnetv2_s_2.0_city_1024x51
 CAMVID = SHARED / "data/camvid"
 BATCH = 8
 
-
-class Clock:
-    """Wall and process CPU seconds of a block."""
-
-    def __enter__(self) -> "Clock":
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.wall = time.perf_counter() - self.wall
-        self.cpu = time.process_time() - self.cpu
-
-
-def _setup(case: dict):
-    import torch
-
-    from worker.ml.runtime import amp_dtype, resolve_device, use_all_cores
-
-    device = resolve_device(case.get("device", "cpu"))
-    if device.type == "cpu":
-        use_all_cores(case.get("threads"))
-    else:
-        torch.backends.cudnn.benchmark = True
-    return device, amp_dtype(device, case["amp"])
-
-
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+from bench.train_eval import Clock, setup, sync, time_train_steps  # noqa: E402 - after sys.path
 
 
 def bench_train(case: dict) -> dict:
     """Seconds per SGD step of batch 8 at height x width (after one warm-up step)."""
     import torch
-    import torch.nn.functional as F
 
     from worker.ml.models import build_model
-    from worker.ml.runtime import autocast, prepare
+    from worker.ml.runtime import prepare
 
-    device, dtype = _setup(case)
+    device, dtype = setup(case)
     torch.manual_seed(0)
     model = prepare(build_model("espnetv2", 3, scale=case["scale"]), device).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
@@ -78,20 +47,7 @@ def bench_train(case: dict) -> dict:
     x = torch.randn(BATCH, 3, h, w, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 3, (BATCH, h, w), device=device)
 
-    def step() -> None:
-        with autocast(device, dtype):
-            out = model(x)
-        loss = F.cross_entropy(out.float(), y, ignore_index=255)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    step()
-    _sync(device)
-    with Clock() as clock:
-        for _ in range(case["steps"]):
-            step()
-        _sync(device)
+    clock = time_train_steps(model, opt, x, y, device, dtype, case["steps"])
     return {"s_per_step": clock.wall / case["steps"], "cpu_per_wall": clock.cpu / clock.wall}
 
 
@@ -104,7 +60,7 @@ def bench_eval(case: dict) -> dict:
     from worker.ml.models import build_model
     from worker.ml.runtime import prepare
 
-    device, dtype = _setup(case)
+    device, dtype = setup(case)
     torch.manual_seed(0)
     model = prepare(build_model("espnetv2", 20, scale=case["scale"]), device).eval()
     h, w = case["size"]
@@ -114,7 +70,7 @@ def bench_eval(case: dict) -> dict:
     with Clock() as clock:
         for _ in range(case["frames"]):
             pred = predict(model, image, mean, std, device, dtype=dtype)
-        _sync(device)
+        sync(device)
     assert pred.shape == (h, w)
     return {"s_per_frame": clock.wall / case["frames"], "cpu_per_wall": clock.cpu / clock.wall}
 
@@ -144,7 +100,7 @@ def bench_recipe(case: dict) -> dict:
     from worker.ml.presets import PRESETS
     from worker.ml.train import TrainConfig, fit
 
-    _setup(case)
+    setup(case)
     frames = _dusk_frames()
     spent = {"batches": 0.0, "validation": 0.0, "checkpoints": 0.0}
 

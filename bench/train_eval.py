@@ -40,7 +40,8 @@ class Clock:
         self.cpu = time.process_time() - self.cpu
 
 
-def _sync(device) -> None:
+def sync(device) -> None:
+    """Wait for queued GPU work (a no-op on CPU)."""
     import torch
 
     if device.type == "cuda":
@@ -66,13 +67,13 @@ def _figures(images: int, clock: Clock, device) -> dict:
     }
 
 
-def _setup(case: dict):
+def setup(case: dict):
     """Device, autocast dtype and threads for a child process."""
     import torch
 
     from worker.ml.runtime import amp_dtype, resolve_device, use_all_cores
 
-    device = resolve_device(case["device"])
+    device = resolve_device(case.get("device", "cpu"))
     if device.type == "cpu":
         use_all_cores(case.get("threads"))
     else:
@@ -80,23 +81,11 @@ def _setup(case: dict):
     return device, amp_dtype(device, case["amp"])
 
 
-def bench_train(case: dict) -> dict:
-    """Images/s of SGD steps on batch-8 square crops (after one warm-up step)."""
-    import torch
+def time_train_steps(model, opt, x, y, device, dtype, steps: int) -> Clock:
+    """Time `steps` SGD steps of cross-entropy on one fixed batch, after one warm-up step."""
     import torch.nn.functional as F
 
-    from worker.ml.models import build_model
-    from worker.ml.runtime import autocast, prepare
-
-    device, dtype = _setup(case)
-    torch.manual_seed(0)
-    model = prepare(build_model(ARCHS[case["arch"]], 3, 16), device).train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    crop = case["size"]
-    x = torch.randn(BATCH, 3, crop, crop, device=device).contiguous(
-        memory_format=torch.channels_last
-    )
-    y = torch.randint(0, 3, (BATCH, crop, crop), device=device)
+    from worker.ml.runtime import autocast
 
     def step() -> None:
         with autocast(device, dtype):
@@ -107,11 +96,32 @@ def bench_train(case: dict) -> dict:
         opt.step()
 
     step()
-    _sync(device)
+    sync(device)
     with Clock() as clock:
-        for _ in range(case["steps"]):
+        for _ in range(steps):
             step()
-        _sync(device)
+        sync(device)
+    return clock
+
+
+def bench_train(case: dict) -> dict:
+    """Images/s of SGD steps on batch-8 square crops (after one warm-up step)."""
+    import torch
+
+    from worker.ml.models import build_model
+    from worker.ml.runtime import prepare
+
+    device, dtype = setup(case)
+    torch.manual_seed(0)
+    model = prepare(build_model(ARCHS[case["arch"]], 3, 16), device).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    crop = case["size"]
+    x = torch.randn(BATCH, 3, crop, crop, device=device).contiguous(
+        memory_format=torch.channels_last
+    )
+    y = torch.randint(0, 3, (BATCH, crop, crop), device=device)
+
+    clock = time_train_steps(model, opt, x, y, device, dtype, case["steps"])
     return _figures(BATCH * case["steps"], clock, device)
 
 
@@ -124,14 +134,14 @@ def bench_eval(case: dict) -> dict:
     from worker.ml.models import build_model
     from worker.ml.runtime import prepare
 
-    device, dtype = _setup(case)
+    device, dtype = setup(case)
     torch.manual_seed(0)
     model = prepare(build_model(ARCHS[case["arch"]], 19, 16), device).eval()
     height, width = case["size"]
     image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
     predict(model, image, mean, std, device, dtype=dtype)
-    _sync(device)
+    sync(device)
     with Clock() as clock:
         for _ in range(case["frames"]):
             pred = predict(model, image, mean, std, device, dtype=dtype)
@@ -185,7 +195,7 @@ def bench_recipe(case: dict) -> dict:
     from worker.ml.models import build_model
     from worker.ml.train import TrainConfig, fit
 
-    device, _ = _setup(case)
+    device, _ = setup(case)
     frames = _recipe_frames(case["data"], case["frame_scale"])
     train, val, test = frames[:32], frames[32:37], frames[37:46]
     table = cityscapes_default_map()
