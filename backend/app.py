@@ -5,13 +5,15 @@ import contextlib
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
 
 from backend.api import (
+    auth,
     datasets,
     frames,
     health,
@@ -22,12 +24,16 @@ from backend.api import (
     reports,
     seg_models,
     training,
+    users,
     videos,
 )
+from backend.api.access import authorize
+from backend.api.headers import SecurityHeaders
 from backend.config import Settings, load_settings
 from backend.db import make_engine, make_sessionmaker, session_scope
-from backend.errors import DomainError
+from backend.errors import DomainError, TooManyAttempts, Unauthenticated
 from backend.services.jobs import reap_lost_jobs, redispatch
+from backend.services.login_limits import LoginLimiter
 from backend.storage import make_storage
 
 log = logging.getLogger("segtune.web")
@@ -78,12 +84,65 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
             await reaper
         app.state.engine.dispose()
 
-    app = FastAPI(title="SegTune", version="0.1.0", lifespan=lifespan)
+    # The schema is served behind sign-in (/api/openapi.json); no CDN-backed docs pages.
+    app = FastAPI(
+        title="SegTune",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.engine = make_engine(settings.effective_database_url)
     app.state.sessions = make_sessionmaker(app.state.engine)
     app.state.storage = make_storage(settings)
     app.state.dispatcher = dispatcher or _default_dispatcher(settings)
+    app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    _add_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth.public)
+    app.include_router(pages.public)
+    signed_in = [Depends(authorize)]
+    for module in (
+        auth,
+        users,
+        projects,
+        videos,
+        frames,
+        datasets,
+        masks,
+        seg_models,
+        training,
+        jobs,
+        reports,
+        pages,
+    ):
+        app.include_router(module.router, dependencies=signed_in)
+
+    @app.get("/api/openapi.json", include_in_schema=False, dependencies=signed_in)
+    def openapi_document() -> dict:
+        return app.openapi()
+
+    app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, exc: Unauthenticated):
+        # Pages send a person to the sign-in form and back; the API answers 401.
+        if not request.url.path.startswith("/api/") and request.method in ("GET", "HEAD"):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        headers = {"WWW-Authenticate": "Bearer"}
+        return JSONResponse({"detail": exc.message}, status_code=401, headers=headers)
+
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(_request: Request, exc: TooManyAttempts) -> JSONResponse:
+        headers = {"Retry-After": str(exc.extra["retry_after"])}
+        return JSONResponse({"detail": exc.message, **exc.extra}, status_code=429, headers=headers)
 
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
@@ -99,20 +158,3 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
             raise exc
         detail = "The request holds a number or text too large to store, or a NUL character."
         return JSONResponse({"detail": detail}, status_code=422)
-
-    for module in (
-        health,
-        projects,
-        videos,
-        frames,
-        datasets,
-        masks,
-        seg_models,
-        training,
-        jobs,
-        reports,
-        pages,
-    ):
-        app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
-    return app

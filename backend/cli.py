@@ -11,6 +11,7 @@ from rich.console import Console
 from backend.cli_backup import backup, restore
 from backend.cli_datasets import import_dataset
 from backend.cli_models import models_app, train
+from backend.cli_users import ensure_admin, users_app
 from backend.config import load_settings
 from backend.db import upgrade_database
 
@@ -18,6 +19,7 @@ app = typer.Typer(help="SegTune: from street videos to a measured, fine-tuned se
 db_app = typer.Typer(help="Database schema.")
 app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
+app.add_typer(users_app, name="users")
 app.command("train")(train)
 app.command("backup")(backup)
 app.command("import")(import_dataset)
@@ -39,6 +41,7 @@ def web(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
     import uvicorn
 
     settings = load_settings()
+    ensure_admin(settings)
     uvicorn.run(
         "backend.app:create_app",
         factory=True,

@@ -4,7 +4,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     s3_endpoint_url: str = ""
     s3_region: str = ""
     s3_prefix: str = ""
+    admin_email: str = ""
+    admin_password: SecretStr = SecretStr("")
+    session_hours: float = Field(12.0, gt=0)
+    cookie_secure: bool = False
+    login_attempts: int = Field(5, ge=1)
+    login_window_s: float = Field(300.0, gt=0)
 
     @cached_property
     def data_path(self) -> Path:

@@ -18,6 +18,24 @@ class NotFound(DomainError):
     status_code = 404
 
 
+class Unauthenticated(DomainError):
+    """No valid session cookie or API token came with the request."""
+
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    """The user may see the thing but not do this to it (their role is too weak)."""
+
+    status_code = 403
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed logins; `retry_after` says in how many seconds to try again."""
+
+    status_code = 429
+
+
 class Invalid(DomainError):
     """The input is understood but not acceptable."""
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from backend.config import Settings
 from backend.db import upgrade_database
 from backend.models import Base
+from tests.accounts import ADMIN_EMAIL, add_user, bearer
 from tests.live import LiveServer
 
 PG_URL = os.environ.get("SEGTUNE_TEST_DATABASE_URL")
@@ -111,12 +112,14 @@ def dispatcher() -> RecordingDispatcher:
 
 @pytest.fixture
 def client(settings: Settings, dispatcher: RecordingDispatcher):
-    """An in-process API client (jobs are recorded, not run)."""
+    """An in-process API client signed in as an administrator (jobs are recorded, not run)."""
     from fastapi.testclient import TestClient
 
     from backend.app import create_app
 
+    token = add_user(settings, ADMIN_EMAIL, is_admin=True)
     with TestClient(create_app(settings, dispatcher=dispatcher)) as test_client:
+        test_client.headers.update(bearer(token))
         yield test_client
 
 

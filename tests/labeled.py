@@ -3,9 +3,10 @@
 import io
 from pathlib import Path
 
-import httpx
 import numpy as np
 from PIL import Image
+
+from tests import http
 
 
 def png(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -18,18 +19,18 @@ def png(array: np.ndarray, mode: str | None = None) -> bytes:
 def label_frames(url: str, frames: list[dict], masks: list[np.ndarray]) -> None:
     """Save a first mask version for each frame and mark it done."""
     for frame, mask in zip(frames, masks, strict=True):
-        res = httpx.put(
+        res = http.put(
             f"{url}/api/frames/{frame['id']}/mask",
             content=png(mask, "L"),
             headers={"If-Match": '"0"', "Content-Type": "image/png"},
         )
         assert res.status_code == 200, res.text
-        httpx.patch(f"{url}/api/frames/{frame['id']}", json={"label_status": "done"})
+        http.patch(f"{url}/api/frames/{frame['id']}", json={"label_status": "done"})
 
 
 def labeled_project(url: str, n: int = 8, name: str = "tiny streets") -> int:
     """Frames with a blue 'car' box and a yellow 'sign' box on grey, masks to match, split 4/2/2."""
-    project = httpx.post(f"{url}/api/projects", json={"name": name}).json()
+    project = http.post(f"{url}/api/projects", json={"name": name}).json()
     rng = np.random.default_rng(0)
     files, masks = [], []
     for i in range(n):
@@ -43,10 +44,10 @@ def labeled_project(url: str, n: int = 8, name: str = "tiny streets") -> int:
         mask[-2:, :] = 255
         files.append(("files", (f"f{i}.png", png(image))))
         masks.append(mask)
-    frames = httpx.post(f"{url}/api/projects/{project['id']}/images", files=files, timeout=60)
+    frames = http.post(f"{url}/api/projects/{project['id']}/images", files=files, timeout=60)
     label_frames(url, frames.json(), masks)
     split = {"train": 4, "val": 2, "test": 2}
-    res = httpx.post(f"{url}/api/projects/{project['id']}/splits", json=split)
+    res = http.post(f"{url}/api/projects/{project['id']}/splits", json=split)
     assert res.json() == split
     return project["id"]
 
@@ -65,12 +66,12 @@ def random_checkpoint(path: Path, seed: int = 0) -> Path:
 def register_base(server, path: Path) -> dict:
     """Upload a checkpoint with the Cityscapes preset and wait until a worker inspected it."""
     with open(path, "rb") as fh:
-        model = httpx.post(
+        model = http.post(
             f"{server.url}/api/models",
             files={"file": (path.name, fh)},
             data={"preset": "cityscapes19", "name": "random base"},
             timeout=60,
         ).json()
-    job = httpx.get(f"{server.url}/api/jobs").json()[0]
+    job = http.get(f"{server.url}/api/jobs").json()[0]
     assert server.wait_job(job["id"], timeout=180)["status"] == "succeeded"
-    return httpx.get(f"{server.url}/api/models/{model['id']}").json()
+    return http.get(f"{server.url}/api/models/{model['id']}").json()

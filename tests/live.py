@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 
 from backend.config import Settings
+from tests import http
+from tests.accounts import ADMIN_EMAIL, add_user, bearer
 
 
 def free_port() -> int:
@@ -30,12 +32,17 @@ class LiveServer:
         self.log_dir = log_dir
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
+        # Made before the web process starts, so it finds an administrator and creates none.
+        self.admin_email = ADMIN_EMAIL
+        self.admin_token = add_user(settings, ADMIN_EMAIL, is_admin=True)
+        http.TOKENS[self.url] = self.admin_token
 
     def env(self) -> dict[str, str]:
         """Environment that carries every setting to the child processes."""
         env = dict(os.environ)
         for name, value in self.settings.model_dump().items():
-            env[f"SEGTUNE_{name.upper()}"] = str(value)
+            secret = getattr(value, "get_secret_value", None)
+            env[f"SEGTUNE_{name.upper()}"] = secret() if secret else str(value)
         env.update(
             SEGTUNE_DATA_DIR=str(self.settings.data_path),
             SEGTUNE_HOST="127.0.0.1",
@@ -89,13 +96,14 @@ class LiveServer:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
-    def client(self, **kwargs) -> httpx.Client:
-        """An HTTP client for this server (the one place to add authentication)."""
-        return httpx.Client(base_url=self.url, **kwargs)
+    def client(self, token: str | None = None, **kwargs) -> httpx.Client:
+        """An HTTP client for this server, signed in as the administrator (or the token's user)."""
+        return httpx.Client(base_url=self.url, headers=bearer(token or self.admin_token), **kwargs)
 
-    def async_client(self, **kwargs) -> httpx.AsyncClient:
-        """An async HTTP client for this server (the one place to add authentication)."""
-        return httpx.AsyncClient(base_url=self.url, **kwargs)
+    def async_client(self, token: str | None = None, **kwargs) -> httpx.AsyncClient:
+        """An async HTTP client for this server, signed in like client()."""
+        headers = bearer(token or self.admin_token)
+        return httpx.AsyncClient(base_url=self.url, headers=headers, **kwargs)
 
     def kill_web(self) -> None:
         """kill -9 the web server process group, as a power cut or OOM kill would."""
@@ -118,6 +126,7 @@ class LiveServer:
 
     def stop(self) -> None:
         """Stop every process started."""
+        http.TOKENS.pop(self.url, None)
         for proc in [*self.workers, self.web]:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -134,7 +143,7 @@ class LiveServer:
         """Poll a job until it finishes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            job = httpx.get(f"{self.url}/api/jobs/{job_id}").json()
+            job = http.get(f"{self.url}/api/jobs/{job_id}").json()
             if job["status"] in ("succeeded", "failed", "cancelled"):
                 return job
             time.sleep(0.2)

@@ -34,3 +34,8 @@ def get_session(request: Request) -> Iterator[Session]:
 # Function scope: the commit happens before the response is sent, so a client that gets 201
 # can immediately read what it created (FastAPI otherwise closes yield-dependencies later).
 DbSession = Depends(get_session, scope="function")
+
+
+def get_login_limiter(request: Request):
+    """The app's failed-login throttle."""
+    return request.app.state.login_limiter

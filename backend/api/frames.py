@@ -4,10 +4,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 
+from backend.api.access import CurrentUser, role
 from backend.api.deps import DbSession, get_settings, get_storage
 from backend.api.uploads import BINARY, multipart_body, receive_files
 from backend.schemas.media import FrameOut, FrameUpdate, SplitCounts, SplitRequest
-from backend.services import frames, splits
+from backend.services import access, frames, splits
+from backend.services.auth import Identity
 
 router = APIRouter(tags=["frames"])
 
@@ -65,9 +67,13 @@ def frame_thumbnail(frame_id: int, session: Session = DbSession, storage=Depends
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
 
-@router.patch("/api/frames/{frame_id}", response_model=FrameOut)
-def update_frame(frame_id: int, body: FrameUpdate, session: Session = DbSession):
-    """Override a frame's split or set its label status."""
+@router.patch("/api/frames/{frame_id}", response_model=FrameOut, openapi_extra=role("annotator"))
+def update_frame(
+    frame_id: int, body: FrameUpdate, identity: Identity = CurrentUser, session: Session = DbSession
+):
+    """Set a frame's label status (annotators) or override its split (owners)."""
+    if body.split is not None:
+        access.authorize(session, identity.user, "frame_id", frame_id, "owner")
     return frames.update_frame(session, frame_id, body.split, body.label_status)
 
 

@@ -3,9 +3,11 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
+from backend.api.access import CurrentUser
 from backend.api.deps import DbSession, get_dispatcher
 from backend.schemas.jobs import JobOut
-from backend.services import jobs
+from backend.services import access, jobs
+from backend.services.auth import Identity
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -17,9 +19,12 @@ def _out(session: Session, job) -> JobOut:
 
 
 @router.get("", response_model=list[JobOut])
-def list_jobs(project_id: int | None = None, session: Session = DbSession):
-    """Newest jobs first, optionally of one project."""
-    return [_out(session, job) for job in jobs.list_jobs(session, project_id)]
+def list_jobs(
+    project_id: int | None = None, identity: Identity = CurrentUser, session: Session = DbSession
+):
+    """Newest jobs first, of your projects (optionally of one project)."""
+    visible = access.visible_projects(session, identity.user)
+    return [_out(session, job) for job in jobs.list_jobs(session, project_id, visible=visible)]
 
 
 @router.get("/{job_id}", response_model=JobOut)

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from backend.api.access import role
 from backend.api.deps import DbSession, get_storage
 from backend.errors import TooLarge
 from backend.schemas.masks import MaskSaved, MaskVersionOut
@@ -44,7 +45,11 @@ def get_mask(frame_id: int, session: Session = DbSession, storage=Depends(get_st
     return _png(*masks.read_mask(session, storage, frame_id))
 
 
-@router.put("/api/frames/{frame_id}/mask", response_model=MaskSaved, openapi_extra=PNG_BODY)
+@router.put(
+    "/api/frames/{frame_id}/mask",
+    response_model=MaskSaved,
+    openapi_extra={**PNG_BODY, **role("annotator")},
+)
 def put_mask(
     frame_id: int,
     data: bytes = Depends(png_body),
@@ -74,7 +79,11 @@ def get_mask_version(
     return _png(masks.read_version(session, storage, frame_id, version), version)
 
 
-@router.post("/api/frames/{frame_id}/masks/{version}/restore", response_model=MaskSaved)
+@router.post(
+    "/api/frames/{frame_id}/masks/{version}/restore",
+    response_model=MaskSaved,
+    openapi_extra=role("annotator"),
+)
 def restore_mask_version(
     frame_id: int,
     version: int,

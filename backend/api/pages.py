@@ -10,10 +10,40 @@ from sqlalchemy.orm import Session
 from backend.api.deps import DbSession, get_settings
 from backend.services import frames, jobs, projects, seg_models, training
 
+
+def _signed_in(request: Request) -> dict:
+    """The signed-in user and the CSRF token the page's scripts send with changes."""
+    identity = getattr(request.state, "identity", None)
+    if identity is None:
+        return {"current_user": None, "csrf_token": ""}
+    return {"current_user": identity.user, "csrf_token": identity.csrf_token or ""}
+
+
 TEMPLATES = Jinja2Templates(
-    directory=Path(__file__).resolve().parents[2] / "frontend" / "templates"
+    directory=Path(__file__).resolve().parents[2] / "frontend" / "templates",
+    context_processors=[_signed_in],
 )
 router = APIRouter(include_in_schema=False)
+public = APIRouter(include_in_schema=False)
+
+
+def _local_path(target: str) -> str:
+    # Only paths on this site: "//host" or "/\\host" would send the user elsewhere.
+    if target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+@public.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/"):
+    """The sign-in form."""
+    return TEMPLATES.TemplateResponse(request, "login.html", {"next": _local_path(next)})
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request):
+    """Your account: password, personal API tokens, sign-out; accounts for administrators."""
+    return TEMPLATES.TemplateResponse(request, "account.html", {})
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -3,9 +3,11 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
+from backend.api.access import CurrentUser
 from backend.api.deps import DbSession, get_storage
 from backend.schemas.projects import ProjectCreate, ProjectOut, ProjectUpdate
-from backend.services import projects
+from backend.services import access, projects
+from backend.services.auth import Identity
 from backend.services.projects import ClassSpec
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -16,15 +18,19 @@ def _specs(classes) -> list[ClassSpec] | None:
 
 
 @router.post("", response_model=ProjectOut, status_code=201)
-def create_project(body: ProjectCreate, session: Session = DbSession):
-    """Create a project (default classes: background, car, traffic sign)."""
-    return projects.create_project(session, body.name, _specs(body.classes), body.initial_mask)
+def create_project(
+    body: ProjectCreate, identity: Identity = CurrentUser, session: Session = DbSession
+):
+    """Create a project (default classes: background, car, traffic sign); you become its owner."""
+    return projects.create_project(
+        session, body.name, _specs(body.classes), body.initial_mask, owner=identity.user
+    )
 
 
 @router.get("", response_model=list[ProjectOut])
-def list_projects(session: Session = DbSession):
-    """All projects."""
-    return projects.list_projects(session)
+def list_projects(identity: Identity = CurrentUser, session: Session = DbSession):
+    """The projects you belong to (all of them for an administrator)."""
+    return projects.list_projects(session, access.visible_projects(session, identity.user))
 
 
 @router.get("/{project_id}", response_model=ProjectOut)

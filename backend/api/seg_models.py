@@ -6,12 +6,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
+from backend.api.access import CurrentUser
 from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
 from backend.api.uploads import BINARY, discard, multipart_body, receive_files
-from backend.errors import Invalid
+from backend.errors import DomainError, Invalid
 from backend.schemas.jobs import JobOut
 from backend.schemas.seg_models import SegModelOut
-from backend.services import jobs, seg_models
+from backend.services import access, jobs, seg_models
+from backend.services.auth import Identity
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 FORM_FIELDS = {
@@ -42,6 +44,7 @@ async def upload_model(
     storage=Depends(get_storage),
     settings=Depends(get_settings),
     dispatcher=Depends(get_dispatcher),
+    identity: Identity = CurrentUser,
 ):
     """Register a checkpoint (multipart `file` + metadata fields); a worker inspects it."""
     texts: dict[str, str] = {}
@@ -50,7 +53,8 @@ async def upload_model(
         if len(files) != 1:
             raise Invalid("Send exactly one checkpoint in the multipart field 'file'.")
         project_id, output_stride = _int(texts, "project_id"), _int(texts, "output_stride")
-    except Invalid:
+        access.check_upload_target(session, identity.user, project_id)
+    except DomainError:
         discard(files)
         raise
     model, job = seg_models.register_model(
@@ -71,9 +75,12 @@ async def upload_model(
 
 
 @router.get("", response_model=list[SegModelOut])
-def list_models(project_id: int | None = None, session: Session = DbSession):
-    """Models of a project (and shared base models), or all."""
-    return seg_models.list_models(session, project_id)
+def list_models(
+    project_id: int | None = None, identity: Identity = CurrentUser, session: Session = DbSession
+):
+    """Models of a project (and shared base models), or all you may see."""
+    visible = access.visible_projects(session, identity.user)
+    return seg_models.list_models(session, project_id, visible)
 
 
 @router.get("/{model_id}", response_model=SegModelOut)

@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
+from backend.api.access import role
 from backend.api.deps import DbSession, get_dispatcher
 from backend.schemas.jobs import JobOut
 from backend.schemas.training import EvaluateRequest, PrelabelRequest, TrainRequest
@@ -42,7 +43,7 @@ def evaluate(
     return jobs.enqueue(session, job, dispatcher.dispatch)
 
 
-@router.post("/prelabel", response_model=JobOut, status_code=202)
+@router.post("/prelabel", response_model=JobOut, status_code=202, openapi_extra=role("annotator"))
 def prelabel_frames(
     project_id: int,
     body: PrelabelRequest,

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
@@ -47,9 +47,16 @@ def get_job(session: Session, job_id: int) -> Job:
     return job
 
 
-def list_jobs(session: Session, project_id: int | None = None, limit: int = 200) -> list[Job]:
-    """Newest jobs first, optionally of one project."""
+def list_jobs(
+    session: Session,
+    project_id: int | None = None,
+    limit: int = 200,
+    visible: set[int] | None = None,
+) -> list[Job]:
+    """Newest jobs first, optionally of one project, of the projects in `visible` (None: all)."""
     query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if visible is not None:
+        query = query.where(or_(Job.project_id.in_(visible), Job.project_id.is_(None)))
     if project_id is not None:
         query = query.where(Job.project_id == project_id)
     return list(session.scalars(query))

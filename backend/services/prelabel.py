@@ -25,7 +25,7 @@ def request_prelabel(
 ) -> Job:
     """Queue a pre-label job over chosen frames (default: every frame without a mask)."""
     get_project(session, project_id)
-    ready_model(session, model_id)
+    ready_model(session, model_id, project_id)
     query = select(Frame.id).where(Frame.project_id == project_id)
     if frame_ids:
         found = set(session.scalars(query.where(Frame.id.in_(frame_ids))))

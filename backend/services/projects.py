@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import Invalid, NotFound
-from backend.models import LabelClass, Project
+from backend.models import LabelClass, Membership, Project, User
 
 MAX_CLASSES = 254  # pixel value 255 is reserved for "unlabeled"
 DEFAULT_CLASSES = (("background", "#000000"), ("car", "#1f77ff"), ("traffic sign", "#ffd200"))
@@ -57,8 +57,12 @@ def create_project(
     name: str,
     classes: list[ClassSpec] | None = None,
     initial_mask: str = "unlabeled",
+    owner: User | None = None,
 ) -> Project:
-    """Create a project with the given classes (default: background, car, traffic sign)."""
+    """Create a project with the given classes (default: background, car, traffic sign).
+
+    The owner (the user creating it) becomes its first member with the role `owner`.
+    """
     specs = _validated_classes(classes or [ClassSpec(n, c) for n, c in DEFAULT_CLASSES])
     if initial_mask not in INITIAL_MASKS:
         raise Invalid(f"initial_mask must be one of {', '.join(INITIAL_MASKS)}.")
@@ -66,6 +70,9 @@ def create_project(
     project.classes = [LabelClass(index=i, name=s.name, color=s.color) for i, s in enumerate(specs)]
     session.add(project)
     session.flush()
+    if owner is not None:
+        session.add(Membership(project_id=project.id, user_id=owner.id, role="owner"))
+        session.flush()
     return project
 
 
@@ -77,9 +84,12 @@ def get_project(session: Session, project_id: int) -> Project:
     return project
 
 
-def list_projects(session: Session) -> list[Project]:
-    """All projects, newest first."""
-    return list(session.scalars(select(Project).order_by(Project.id.desc())))
+def list_projects(session: Session, visible: set[int] | None = None) -> list[Project]:
+    """Projects newest first: those in `visible`, or all when it is None."""
+    query = select(Project).order_by(Project.id.desc())
+    if visible is not None:
+        query = query.where(Project.id.in_(visible))
+    return list(session.scalars(query))
 
 
 def update_project(

@@ -105,17 +105,23 @@ def get_model(session: Session, model_id: int) -> SegModel:
     return model
 
 
-def list_models(session: Session, project_id: int | None = None) -> list[SegModel]:
-    """Models usable in a project (its own and shared ones), or all models."""
+def list_models(
+    session: Session, project_id: int | None = None, visible: set[int] | None = None
+) -> list[SegModel]:
+    """Models usable in a project (its own and shared ones), or all models the user may see."""
     query = select(SegModel).order_by(SegModel.id.desc())
+    if visible is not None:
+        query = query.where(or_(SegModel.project_id.in_(visible), SegModel.project_id.is_(None)))
     if project_id is not None:
         query = query.where(or_(SegModel.project_id == project_id, SegModel.project_id.is_(None)))
     return list(session.scalars(query))
 
 
-def ready_model(session: Session, model_id: int) -> SegModel:
-    """A model that finished registration, or a clear error."""
+def ready_model(session: Session, model_id: int, project_id: int | None = None) -> SegModel:
+    """A model that finished registration (shared, or of the given project), or a clear error."""
     model = get_model(session, model_id)
+    if project_id is not None and model.project_id not in (None, project_id):
+        raise NotFound(f"Model {model_id} does not exist.")
     if model.status != "ready":
         raise Invalid(
             f"Model {model_id} is not ready ({model.status}): {model.error or ''}".strip()

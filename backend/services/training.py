@@ -121,7 +121,7 @@ def request_training(
     params.update({k: v for k, v in options.items() if k in TUNABLE and v is not None})
     base_id = options.get("base_model_id")
     if base_id is not None:
-        base = ready_model(session, base_id)
+        base = ready_model(session, base_id, project_id)
         params["base_model_id"] = base.id
         params["class_map"] = _class_map(session, project_id, base, options.get("class_map"))
     return create_job(session, "train", params, project_id, queue="gpu")
@@ -151,7 +151,7 @@ def request_evaluation(
     if not model_ids:
         raise Invalid("Name at least one model to evaluate.")
     for model_id in model_ids:
-        ready_model(session, model_id)
+        ready_model(session, model_id, project_id)
     return create_job(
         session, "evaluate", {"model_ids": model_ids, "flip_tta": flip_tta}, project_id, queue="gpu"
     )

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.accounts import PASSWORD
+
 CHROMIUM = Path(os.environ.get("SEGTUNE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -57,6 +59,10 @@ def page(browser, live_server):
         base_url=live_server.url, viewport={"width": 1400, "height": 1000}
     )
     context.set_default_timeout(15_000)
+    signed_in = context.request.post(
+        "/api/auth/login", data={"email": live_server.admin_email, "password": PASSWORD}
+    )
+    assert signed_in.ok, signed_in.text()
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -4,10 +4,10 @@ import os
 import re
 from pathlib import Path
 
-import httpx
 import numpy as np
 from playwright.sync_api import Page, expect
 
+from tests import http
 from tests.labeled import labeled_project, png, random_checkpoint
 
 SCREENSHOT_DIR = Path(os.environ.get("SEGTUNE_SCREENSHOT_DIR", "/tmp"))
@@ -36,16 +36,16 @@ def register_base(live_server, tmp_path: Path, name: str = "random base", seed: 
     """A random-weights 19-class DeepLabV3+ (MobileNet) registered with preset cityscapes19."""
     path = random_checkpoint(tmp_path / f"base{seed}.pth", seed)
     with open(path, "rb") as fh:
-        model = httpx.post(
+        model = http.post(
             f"{live_server.url}/api/models",
             files={"file": ("base.pth", fh)},
             data={"preset": "cityscapes19", "name": name},
             timeout=120,
         ).json()
-    jobs = httpx.get(f"{live_server.url}/api/jobs").json()
+    jobs = http.get(f"{live_server.url}/api/jobs").json()
     job = next(j for j in jobs if j["params"].get("model_id") == model["id"])
     assert live_server.wait_job(job["id"], timeout=180)["status"] == "succeeded"
-    model = httpx.get(f"{live_server.url}/api/models/{model['id']}").json()
+    model = http.get(f"{live_server.url}/api/models/{model['id']}").json()
     assert model["status"] == "ready", model
     return model
 
@@ -98,7 +98,7 @@ def test_launch_watch_and_report(page: Page, live_server, tmp_path: Path):
     light.select_option(label="traffic sign")  # an edit the job must carry
     page.screenshot(path=str(SCREENSHOT_DIR / "segtune_launch.png"), full_page=True)
     job_id = launch(page, iterations=3, crop=48)
-    params = httpx.get(f"{url}/api/jobs/{job_id}").json()["params"]
+    params = http.get(f"{url}/api/jobs/{job_id}").json()["params"]
     assert params["iterations"] == 3 and params["crop_size"] == 48 and params["batch_size"] == 2
     assert params["base_model_id"] == base["id"]
     assert params["class_map"][6] == 2 and params["class_map"][13] == 1
@@ -119,7 +119,7 @@ def test_launch_watch_and_report(page: Page, live_server, tmp_path: Path):
     progress = [int(v) for v in seen["progress"] if v is not None]
     assert iterations == sorted(iterations) and iterations[-1] == 3, seen
     assert progress == sorted(progress) and progress[-1] == 100 and len(set(progress)) > 1, seen
-    history = httpx.get(f"{url}/api/jobs/{job_id}").json()["detail"]["history"]
+    history = http.get(f"{url}/api/jobs/{job_id}").json()["detail"]["history"]
     n_val = sum(h["val_miou"] is not None for h in history)
     miou_svg = page.get_by_test_id("chart-miou-svg")
     expect(miou_svg).to_have_attribute("data-points", str(len(history)))
@@ -131,7 +131,7 @@ def test_launch_watch_and_report(page: Page, live_server, tmp_path: Path):
     # Report: tables and figures agree with the JSON.
     page.get_by_test_id("job-report-link").click()
     page.wait_for_url(f"**/jobs/{job_id}/report")
-    report = httpx.get(f"{url}/api/jobs/{job_id}/report", timeout=120).json()
+    report = http.get(f"{url}/api/jobs/{job_id}/report", timeout=120).json()
     body = page.get_by_test_id("report-body")
     expect(body).to_have_attribute("data-ready", "true", timeout=LOAD_TIMEOUT_MS)
     mean_iou = page.locator('[data-testid="table1-row"][data-metric="mean_iou"]')
@@ -193,7 +193,7 @@ def test_launch_watch_and_report(page: Page, live_server, tmp_path: Path):
     expect(downloads.get_by_test_id("download-checkpoint")).to_have_attribute("href", checkpoint)
     for testid in ("download-html", "download-json", "download-csv", "download-gif"):
         href = downloads.get_by_test_id(testid).get_attribute("href")
-        assert httpx.get(url + href, timeout=120).status_code == 200, href
+        assert http.get(url + href, timeout=120).status_code == 200, href
     page.screenshot(path=str(SCREENSHOT_DIR / "segtune_report.png"), full_page=True)
 
 
@@ -215,14 +215,14 @@ def test_cancel_running_job(page: Page, live_server, tmp_path: Path):
     expect(page.get_by_test_id("job-cancel")).to_be_hidden()
     expect(page.get_by_test_id("job-retry")).to_be_visible()
     expect(page.get_by_test_id("job-report-link")).to_be_hidden()
-    assert httpx.get(f"{url}/api/jobs/{job_id}").json()["status"] == "cancelled"
+    assert http.get(f"{url}/api/jobs/{job_id}").json()["status"] == "cancelled"
 
 
 def test_models_page_register_prelabel_and_onnx(page: Page, live_server, tmp_path: Path):
     url = live_server.url
     project_id = labeled_project(url, name="reuse")
     extra = [("files", (f"new{i}.png", png(np.full((48, 64, 3), 120, np.uint8)))) for i in range(2)]
-    new_frames = httpx.post(f"{url}/api/projects/{project_id}/images", files=extra).json()
+    new_frames = http.post(f"{url}/api/projects/{project_id}/images", files=extra).json()
     checkpoint = random_checkpoint(tmp_path / "street_base.pth")
 
     # Register through the page: the upload shows progress, then the worker's check.
@@ -241,7 +241,7 @@ def test_models_page_register_prelabel_and_onnx(page: Page, live_server, tmp_pat
     expect(row.get_by_test_id("model-status")).to_have_text("ready")
     expect(row.get_by_test_id("model-classes")).to_have_attribute("data-count", "19")
     model_id = int(row.get_attribute("data-model-id"))
-    assert httpx.get(f"{url}/api/models/{model_id}").json()["project_id"] == project_id
+    assert http.get(f"{url}/api/models/{model_id}").json()["project_id"] == project_id
 
     # Pre-label the frames without a mask: drafts, no question asked.
     expect(page.get_by_test_id("prelabel-scope")).to_contain_text("Frames without a mask (2)")
@@ -249,7 +249,7 @@ def test_models_page_register_prelabel_and_onnx(page: Page, live_server, tmp_pat
     summary = page.get_by_test_id("prelabel-summary")
     expect(summary).to_have_text("2 drafts saved.", timeout=JOB_TIMEOUT_MS)
     for frame in new_frames:
-        assert httpx.get(f"{url}/api/frames/{frame['id']}").json()["mask_version"] == 1
+        assert http.get(f"{url}/api/frames/{frame['id']}").json()["mask_version"] == 1
 
     # All frames: the 8 human-edited masks need a confirmation; keeping them changes nothing.
     page.get_by_test_id("prelabel-scope").select_option("all")
@@ -262,7 +262,7 @@ def test_models_page_register_prelabel_and_onnx(page: Page, live_server, tmp_pat
     expect(summary).to_have_text(
         "2 drafts saved; 8 human-edited masks kept.", timeout=JOB_TIMEOUT_MS
     )
-    frames = httpx.get(f"{url}/api/projects/{project_id}/frames").json()
+    frames = http.get(f"{url}/api/projects/{project_id}/frames").json()
     human = [f for f in frames if f["id"] not in {n["id"] for n in new_frames}]
     assert [f["mask_version"] for f in human] == [1] * 8
 
@@ -270,7 +270,7 @@ def test_models_page_register_prelabel_and_onnx(page: Page, live_server, tmp_pat
     page.get_by_test_id("model-row").get_by_test_id("onnx-export").click()
     link = page.get_by_test_id("model-row").get_by_test_id("onnx-download")
     expect(link).to_be_visible(timeout=JOB_TIMEOUT_MS)
-    res = httpx.get(url + link.get_attribute("href"), timeout=60)
+    res = http.get(url + link.get_attribute("href"), timeout=60)
     assert res.status_code == 200 and len(res.content) > 1000
     page.screenshot(path=str(SCREENSHOT_DIR / "segtune_models.png"), full_page=True)
 
@@ -289,7 +289,7 @@ def test_compare_two_models(page: Page, live_server, tmp_path: Path):
     body = page.get_by_test_id("report-body")
     expect(body).to_have_attribute("data-ready", "true", timeout=JOB_TIMEOUT_MS)
     job_id = int(page.url.rsplit("job=", 1)[1])
-    report = httpx.get(f"{url}/api/jobs/{job_id}/report", timeout=120).json()
+    report = http.get(f"{url}/api/jobs/{job_id}/report", timeout=120).json()
 
     table = page.get_by_test_id("report-table1")
     expect(table.locator("thead")).to_contain_text("A: seed zero")

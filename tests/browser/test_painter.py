@@ -15,10 +15,11 @@ import os
 from collections import deque
 from pathlib import Path
 
-import httpx
 import numpy as np
 from PIL import Image
 from playwright.sync_api import Page, expect
+
+from tests import http
 
 SCREENSHOT_DIR = Path(os.environ.get("SEGTUNE_SCREENSHOT_DIR", "/tmp"))
 W, H = 200, 150
@@ -112,15 +113,15 @@ def frame_png(seed: int = 0) -> bytes:
 
 
 def make_frames(url: str, count: int = 1, **project) -> tuple[dict, list[dict]]:
-    proj = httpx.post(f"{url}/api/projects", json={"name": "painter", **project}).json()
+    proj = http.post(f"{url}/api/projects", json={"name": "painter", **project}).json()
     files = [("files", (f"f{i}.png", frame_png(i), "image/png")) for i in range(count)]
-    response = httpx.post(f"{url}/api/projects/{proj['id']}/images", files=files, timeout=30)
+    response = http.post(f"{url}/api/projects/{proj['id']}/images", files=files, timeout=30)
     assert response.status_code == 201, response.text
     return proj, response.json()
 
 
 def api_mask(url: str, frame_id: int) -> tuple[np.ndarray, str]:
-    response = httpx.get(f"{url}/api/frames/{frame_id}/mask")
+    response = http.get(f"{url}/api/frames/{frame_id}/mask")
     assert response.status_code == 200
     image = Image.open(io.BytesIO(response.content))
     assert image.mode == "L"
@@ -130,7 +131,7 @@ def api_mask(url: str, frame_id: int) -> tuple[np.ndarray, str]:
 def put_mask(url: str, frame_id: int, mask: np.ndarray, version: str) -> dict:
     buf = io.BytesIO()
     Image.fromarray(mask.astype(np.uint8), mode="L").save(buf, format="PNG")
-    response = httpx.put(
+    response = http.put(
         f"{url}/api/frames/{frame_id}/mask",
         content=buf.getvalue(),
         headers={"Content-Type": "image/png", "If-Match": f'"{version}"'},
@@ -275,7 +276,7 @@ def test_brush_fill_polygon_undo_redo_save_reload(page: Page, live_server):
     saved, version = api_mask(live_server.url, frame["id"])
     assert_same(saved, expected, "mask read back through the API")
     assert version == page.evaluate("() => segtunePainter.version()") and int(version) >= 1
-    assert httpx.get(f"{live_server.url}/api/frames/{frame['id']}").json()["label_status"] == (
+    assert http.get(f"{live_server.url}/api/frames/{frame['id']}").json()["label_status"] == (
         "in_progress"
     )
     expect(page.get_by_test_id("label-status")).to_have_text("in progress")
@@ -449,7 +450,7 @@ def test_copy_previous_fill_unlabeled_navigation_and_done(page: Page, live_serve
     page.get_by_test_id("mark-done").click()
     expect(page.get_by_test_id("label-status")).to_have_text("done")
     expect(page.get_by_test_id("save-state")).to_have_text("saved")
-    assert httpx.get(f"{url}/api/frames/{second['id']}").json()["label_status"] == "done"
+    assert http.get(f"{url}/api/frames/{second['id']}").json()["label_status"] == "done"
     assert_same(api_mask(url, second["id"])[0], filled, "second frame saved before done")
     page.screenshot(path=str(SCREENSHOT_DIR / "painter-done.png"))
 

@@ -4,9 +4,10 @@ import os
 from pathlib import Path
 
 import av
-import httpx
 import numpy as np
 from playwright.sync_api import Page, expect
+
+from tests import http
 
 SCREENSHOT_DIR = Path(os.environ.get("SEGTUNE_SCREENSHOT_DIR", "/tmp"))
 
@@ -81,7 +82,7 @@ def test_upload_sample_split(page: Page, live_server, tmp_path: Path):
 
     cards = page.get_by_test_id("frame-card")
     expect(cards).to_have_count(4)
-    api_frames = httpx.get(f"{live_server.url}/api/projects/{project_id}/frames").json()
+    api_frames = http.get(f"{live_server.url}/api/projects/{project_id}/frames").json()
     assert len(api_frames) == 4
     assert sorted(int(c) for c in cards.evaluate_all("cs => cs.map(c => c.dataset.frameId)")) == (
         sorted(f["id"] for f in api_frames)
@@ -114,7 +115,7 @@ def test_upload_sample_split(page: Page, live_server, tmp_path: Path):
     expect(error).to_contain_text("bad.mp4")
     expect(error).to_contain_text("not a readable video")
     expect(rows).to_have_count(1)
-    assert len(httpx.get(f"{live_server.url}/api/projects/{project_id}/videos").json()) == 1
+    assert len(http.get(f"{live_server.url}/api/projects/{project_id}/videos").json()) == 1
 
     # A random split: the counts shown add up and match the API.
     page.get_by_test_id("split-strategy").select_option("random")
@@ -122,7 +123,7 @@ def test_upload_sample_split(page: Page, live_server, tmp_path: Path):
     page.get_by_test_id("split-submit").click()
     expect(page.get_by_test_id("split-result")).to_be_visible()
     expect(page.get_by_test_id("count-split-none")).to_have_attribute("data-count", "0")
-    api_frames = httpx.get(f"{live_server.url}/api/projects/{project_id}/frames").json()
+    api_frames = http.get(f"{live_server.url}/api/projects/{project_id}/frames").json()
     for split in ("train", "val", "test"):
         expected = str(sum(f["split"] == split for f in api_frames))
         for testid in (f"split-result-{split}", f"count-split-{split}"):
@@ -130,7 +131,7 @@ def test_upload_sample_split(page: Page, live_server, tmp_path: Path):
     assert sum(f["split"] is not None for f in api_frames) == 4
     # Labeling progress per split: marking one train frame done shows up without a reload.
     first_train = next(f for f in api_frames if f["split"] == "train")
-    httpx.patch(f"{live_server.url}/api/frames/{first_train['id']}", json={"label_status": "done"})
+    http.patch(f"{live_server.url}/api/frames/{first_train['id']}", json={"label_status": "done"})
     page.get_by_test_id("split-submit").click()
     expect(page.get_by_test_id("count-split-train-done")).to_have_text("1 done")
     expect(page.get_by_test_id("count-split-test-done")).to_have_text("0 done")
@@ -145,7 +146,7 @@ def test_upload_sample_split(page: Page, live_server, tmp_path: Path):
     frame_id = int(target.get_attribute("data-frame-id"))
     target.get_by_test_id("frame-split-select").select_option("val")
     expect(target.get_by_test_id("frame-split")).to_have_text("val · manual")
-    frame = httpx.get(f"{live_server.url}/api/frames/{frame_id}").json()
+    frame = http.get(f"{live_server.url}/api/frames/{frame_id}").json()
     assert frame["split"] == "val" and frame["split_locked"] is True
 
     # The job page shows the finished job with its result.
@@ -204,6 +205,6 @@ def test_drop_images_on_the_upload_zone(page: Page, live_server):
     expect(cards).to_have_count(2)
     expect(cards.first.get_by_test_id("frame-time")).to_have_text("image")
     expect(page.get_by_test_id("count-split-none")).to_have_attribute("data-count", "2")
-    frames = httpx.get(f"{live_server.url}/api/projects/{project_id}/frames").json()
+    frames = http.get(f"{live_server.url}/api/projects/{project_id}/frames").json()
     assert sorted(f["source_name"] for f in frames) == ["a.png", "b.png"]
     expect(page.get_by_test_id("video-row")).to_have_count(0)

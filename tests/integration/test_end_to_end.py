@@ -2,10 +2,10 @@
 
 import time
 
-import httpx
 import numpy as np
 import pytest
 
+from tests import http
 from tests.labeled import label_frames, random_checkpoint, register_base
 from tests.live import LiveServer
 from tests.videos import make_video
@@ -26,7 +26,7 @@ def two_queue_server(settings, tmp_path):
 def _wait_iteration(server, job_id: int, at_least: int, timeout: float = 240) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
+        job = http.get(f"{server.url}/api/jobs/{job_id}").json()
         history = (job.get("detail") or {}).get("history", [])
         if history and history[-1]["iteration"] >= at_least:
             return job
@@ -37,15 +37,15 @@ def _wait_iteration(server, job_id: int, at_least: int, timeout: float = 240) ->
 
 def test_video_to_report_with_a_lost_gpu_worker(two_queue_server, tmp_path):
     server, url = two_queue_server, two_queue_server.url
-    project = httpx.post(f"{url}/api/projects", json={"name": "end to end"}).json()
+    project = http.post(f"{url}/api/projects", json={"name": "end to end"}).json()
     clip = make_video(tmp_path / "drive.mp4", seconds=4, fps=10, width=96, height=64)
     with open(clip, "rb") as fh:
-        video = httpx.post(
+        video = http.post(
             f"{url}/api/projects/{project['id']}/videos", files={"file": ("drive.mp4", fh)}
         ).json()
-    job = httpx.post(f"{url}/api/videos/{video['id']}/sample", json={"fps": 2}).json()
+    job = http.post(f"{url}/api/videos/{video['id']}/sample", json={"fps": 2}).json()
     assert server.wait_job(job["id"])["status"] == "succeeded"
-    frames = httpx.get(f"{url}/api/projects/{project['id']}/frames").json()
+    frames = http.get(f"{url}/api/projects/{project['id']}/frames").json()
     assert len(frames) == 8
 
     # Label through the API: the bright top-left mark is a "sign", the rest background.
@@ -57,11 +57,11 @@ def test_video_to_report_with_a_lost_gpu_worker(two_queue_server, tmp_path):
         masks.append(mask)
     label_frames(url, frames, masks)
     split = {"strategy": "contiguous", "train": 4, "val": 2, "test": 2}
-    assert httpx.post(f"{url}/api/projects/{project['id']}/splits", json=split).status_code == 200
+    assert http.post(f"{url}/api/projects/{project['id']}/splits", json=split).status_code == 200
 
     base = register_base(server, random_checkpoint(tmp_path / "base.pth"))
     body = {"base_model_id": base["id"], "preset": "quick", "iterations": 24, "crop_size": 48}
-    train = httpx.post(f"{url}/api/projects/{project['id']}/train", json=body).json()
+    train = http.post(f"{url}/api/projects/{project['id']}/train", json=body).json()
     assert train["queue"] == "gpu"
     # Kill the GPU worker after a checkpoint exists; the job is re-queued and a new worker
     # resumes it from that checkpoint instead of starting over.
@@ -76,13 +76,13 @@ def test_video_to_report_with_a_lost_gpu_worker(two_queue_server, tmp_path):
     # Resumed, not restarted: the history continues from the checkpoint without starting at 0.
     assert iterations.count(0) == 1
 
-    evaluate = httpx.post(
+    evaluate = http.post(
         f"{url}/api/projects/{project['id']}/evaluate",
         json={"model_ids": [base["id"], done["result"]["model_id"]]},
     ).json()
     assert server.wait_job(evaluate["id"], timeout=300)["status"] == "succeeded"
-    report = httpx.get(f"{url}/api/jobs/{train['id']}/report", timeout=120).json()
+    report = http.get(f"{url}/api/jobs/{train['id']}/report", timeout=120).json()
     assert report["n_test_frames"] == 2
     assert set(report["after"]["class_iou"]) == {"background", "car", "traffic sign"}
-    comparison = httpx.get(f"{url}/api/jobs/{evaluate['id']}/report", timeout=120).json()
+    comparison = http.get(f"{url}/api/jobs/{evaluate['id']}/report", timeout=120).json()
     assert comparison["after"] == report["after"]

@@ -1,8 +1,8 @@
 """Register a base model, fine-tune and evaluate through real worker processes."""
 
-import httpx
 import pytest
 
+from tests import http
 from tests.labeled import labeled_project, random_checkpoint, register_base
 
 pytestmark = pytest.mark.integration
@@ -15,7 +15,7 @@ def test_register_train_evaluate(live_server, tmp_path):
     assert base["status"] == "ready"
 
     body = {"base_model_id": base["id"], "preset": "quick", "iterations": 3, "crop_size": 48}
-    job = httpx.post(f"{url}/api/projects/{project_id}/train", json=body).json()
+    job = http.post(f"{url}/api/projects/{project_id}/train", json=body).json()
     assert job["status"] == "queued", job
     done = live_server.wait_job(job["id"], timeout=300)
     assert done["status"] == "succeeded", done["error"]
@@ -30,9 +30,9 @@ def test_register_train_evaluate(live_server, tmp_path):
     assert all(h["train_loss"] is not None for h in history[1:])
     assert done["detail"]["timeline"], "validation overlays are kept for the timeline"
 
-    model = httpx.get(f"{url}/api/models/{result['model_id']}").json()
+    model = http.get(f"{url}/api/models/{result['model_id']}").json()
     assert model["kind"] == "finetuned" and model["base_model_id"] == base["id"]
-    evaluation = httpx.post(
+    evaluation = http.post(
         f"{url}/api/projects/{project_id}/evaluate", json={"model_ids": [result["model_id"]]}
     ).json()
     scored = live_server.wait_job(evaluation["id"], timeout=120)

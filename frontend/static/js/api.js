@@ -45,9 +45,19 @@ export function parseJSON(text) {
   }
 }
 
+/** The page's CSRF token, sent as X-CSRF-Token with every request that changes data. */
+export function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]')?.content || "";
+}
+
+/** Headers that let a signed-in browser change data (merged into `headers`). */
+export function csrfHeaders(headers = {}) {
+  return { ...headers, "X-CSRF-Token": csrfToken() };
+}
+
 /** Sends a request; resolves to the parsed JSON body (null for 204), rejects with ApiError. */
 export async function api(path, { method = "GET", body, signal } = {}) {
-  const init = { method, headers: { Accept: "application/json" }, signal };
+  const init = { method, headers: csrfHeaders({ Accept: "application/json" }), signal };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -58,6 +68,10 @@ export async function api(path, { method = "GET", body, signal } = {}) {
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(0, "Cannot reach the SegTune server. Is it still running?");
+  }
+  if (response.status === 401 && path !== "/api/auth/login") {
+    // The session expired or was ended elsewhere: sign in again and come back here.
+    window.location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   }
   const data = parseJSON(await response.text());
   if (!response.ok) throw new ApiError(response.status, describeDetail(data?.detail, response.status));

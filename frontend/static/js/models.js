@@ -1,6 +1,6 @@
 // Models page: the project's models (downloads, ONNX export), registering a checkpoint with real
 // upload progress, and pre-labeling frames (asking before any human-edited mask is replaced).
-import { ApiError, describeDetail, getJSON, parseJSON, postJSON } from "./api.js";
+import { ApiError, csrfToken, describeDetail, getJSON, parseJSON, postJSON } from "./api.js";
 import { byTestId, el, formatBytes, formatDate, showMessage, toast } from "./dom.js";
 import { jobCard, watchJob } from "./jobs-common.js";
 import { onnxControl, onnxExports } from "./report.js";
@@ -109,6 +109,7 @@ function sendModel(form, onProgress) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/models");
     xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRF-Token", csrfToken());
     xhr.upload.addEventListener(
       "progress",
       (e) => e.lengthComputable && onProgress(e.loaded / e.total, e.loaded, e.total),

@@ -1,5 +1,5 @@
 // Uploads with real progress (XMLHttpRequest), drag-and-drop, and the per-file progress list.
-import { ApiError, describeDetail, parseJSON } from "./api.js";
+import { ApiError, csrfToken, describeDetail, parseJSON } from "./api.js";
 import { el, formatBytes, progressBar, setProgress } from "./dom.js";
 
 /**
@@ -14,6 +14,7 @@ export function uploadFiles(url, field, files, { onProgress = () => {}, onSent =
     for (const file of files) form.append(field, file, file.name);
     xhr.open("POST", url);
     xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRF-Token", csrfToken());
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total, event.loaded, event.total);
     });

@@ -1,6 +1,7 @@
 // Loading and saving the mask with optimistic concurrency (ETag / If-Match), autosave and
 // the visible save state: "saved", "unsaved", "saving" or "conflict".
 
+import { csrfHeaders } from "../api.js";
 import { decodeGrayPNG, encodeGrayPNG } from "./png.js";
 
 export const AUTOSAVE_MS = 1000;
@@ -114,7 +115,11 @@ export class Sync {
       const body = await encodeGrayPNG(data.slice(), width, height);
       response = await fetch(`/api/frames/${this.frameId}/mask`, {
         method: "PUT",
-        headers: { "Content-Type": "image/png", "If-Match": `"${this.version}"`, Accept: "application/json" },
+        headers: csrfHeaders({
+          "Content-Type": "image/png",
+          "If-Match": `"${this.version}"`,
+          Accept: "application/json",
+        }),
         body,
       });
       if (response.ok) result = await response.json();

@@ -1,0 +1,62 @@
+"""Project membership: who is an owner, annotator or viewer of a project."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.errors import Conflict, Invalid, NotFound
+from backend.models import Membership, User
+from backend.models.membership import ROLES
+from backend.services.projects import get_project
+from backend.services.users import user_by_email
+
+
+def list_members(session: Session, project_id: int) -> list[tuple[Membership, User]]:
+    """A project's members with their accounts, owners first."""
+    get_project(session, project_id)
+    query = (
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.project_id == project_id)
+        .order_by(Membership.role.desc(), User.email)
+    )
+    return [(m, u) for m, u in session.execute(query)]
+
+
+def _owners(session: Session, project_id: int) -> int:
+    query = select(func.count()).where(
+        Membership.project_id == project_id, Membership.role == "owner"
+    )
+    return session.scalar(query.select_from(Membership))
+
+
+def set_member(session: Session, project_id: int, email: str, role: str) -> Membership:
+    """Add a user (by email) to a project, or change their role."""
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}.")
+    get_project(session, project_id)
+    user = user_by_email(session, email)
+    member = session.scalar(
+        select(Membership).where(Membership.project_id == project_id, Membership.user_id == user.id)
+    )
+    if member is None:
+        member = Membership(project_id=project_id, user_id=user.id, role=role)
+        session.add(member)
+    else:
+        if member.role == "owner" and role != "owner" and _owners(session, project_id) <= 1:
+            raise Conflict("A project needs at least one owner; make someone else owner first.")
+        member.role = role
+    session.flush()
+    return member
+
+
+def remove_member(session: Session, project_id: int, user_id: int) -> None:
+    """Take a user out of a project (the last owner stays)."""
+    member = session.scalar(
+        select(Membership).where(Membership.project_id == project_id, Membership.user_id == user_id)
+    )
+    if member is None:
+        raise NotFound(f"User {user_id} is not a member of project {project_id}.")
+    if member.role == "owner" and _owners(session, project_id) <= 1:
+        raise Conflict("A project needs at least one owner; make someone else owner first.")
+    session.delete(member)
+    session.flush()
