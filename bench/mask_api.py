@@ -14,7 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 from PIL import Image
 from rich.console import Console
@@ -22,6 +21,7 @@ from rich.table import Table
 
 from backend.config import Settings
 from backend.db import upgrade_database
+from tests import http
 from tests.live import LiveServer
 
 console = Console()
@@ -45,8 +45,8 @@ def _mask(seed: int, width: int, height: int) -> bytes:
     return _png(labels, "L")
 
 
-async def _client(base: str, frame_id: int, rounds: int, bodies: list[bytes], acked, latencies):
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+async def _client(server, frame_id: int, rounds: int, bodies: list[bytes], acked, latencies):
+    async with server.async_client(timeout=60) as http:
         version, errors = 0, 0
         for r in range(rounds):
             body = bodies[r % len(bodies)]
@@ -65,11 +65,11 @@ async def _client(base: str, frame_id: int, rounds: int, bodies: list[bytes], ac
         return errors
 
 
-async def _run(base: str, frames: list[int], rounds: int, bodies: list[bytes]):
+async def _run(server, frames: list[int], rounds: int, bodies: list[bytes]):
     acked, latencies = [], []
     started = time.perf_counter()
     errors = await asyncio.gather(
-        *(_client(base, f, rounds, bodies, acked, latencies) for f in frames)
+        *(_client(server, f, rounds, bodies, acked, latencies) for f in frames)
     )
     return acked, latencies, sum(errors), time.perf_counter() - started
 
@@ -89,18 +89,18 @@ def main() -> None:
         server.start()
         try:
             base = server.url
-            project = httpx.post(f"{base}/api/projects", json={"name": "bench"}).json()
+            project = http.post(f"{base}/api/projects", json={"name": "bench"}).json()
             image = _png(np.full((args.height, args.width, 3), 128, np.uint8))
             files = [("files", (f"f{i}.png", image)) for i in range(args.clients)]
-            frames = httpx.post(
+            frames = http.post(
                 f"{base}/api/projects/{project['id']}/images", files=files, timeout=120
             ).json()
             bodies = [_mask(s, args.width, args.height) for s in range(8)]
             ids = [f["id"] for f in frames]
-            acked, lat, errors, wall = asyncio.run(_run(base, ids, args.rounds, bodies))
+            acked, lat, errors, wall = asyncio.run(_run(server, ids, args.rounds, bodies))
             lost = 0
             for frame_id, version, body in acked:
-                got = httpx.get(f"{base}/api/frames/{frame_id}/masks/{version}")
+                got = http.get(f"{base}/api/frames/{frame_id}/masks/{version}")
                 lost += got.status_code != 200 or got.content != body
         finally:
             server.stop()

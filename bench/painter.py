@@ -31,6 +31,9 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
+from backend.services.auth import SESSION_COOKIE
+
+BENCH_EMAIL, BENCH_PASSWORD = "bench@example.org", "bench painter password"
 CHROMIUM = Path(os.environ.get("SEGTUNE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -145,6 +148,7 @@ def start_web(data_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ, SEGTUNE_DATA_DIR=str(data_dir), SEGTUNE_PORT=str(port))
     env.update(SEGTUNE_HOST="127.0.0.1", SEGTUNE_DATABASE_URL="", SEGTUNE_BROKER_URL="")
+    env.update(SEGTUNE_ADMIN_EMAIL=BENCH_EMAIL, SEGTUNE_ADMIN_PASSWORD=BENCH_PASSWORD)
     cli = [sys.executable, "-m", "backend.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
     log = open(data_dir / "web.log", "ab")
@@ -159,6 +163,15 @@ def start_web(data_dir: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
     proc.terminate()
     raise RuntimeError((data_dir / "web.log").read_text())
+
+
+def sign_in(url: str) -> httpx.Client:
+    """An HTTP client with the bench administrator's session cookie and CSRF token."""
+    client = httpx.Client(base_url=url, timeout=120)
+    res = client.post("/api/auth/login", json={"email": BENCH_EMAIL, "password": BENCH_PASSWORD})
+    res.raise_for_status()
+    client.headers["X-CSRF-Token"] = res.json()["csrf_token"]
+    return client
 
 
 def street_png(width: int, height: int) -> bytes:
@@ -182,10 +195,12 @@ def stats(samples: list[float]) -> tuple[float, float, float, float]:
     return a.mean(), np.percentile(a, 50), np.percentile(a, 99), a.max()
 
 
-def bench_size(page, url: str, project_id: int, size: tuple[int, int], n: int, table) -> None:
+def bench_size(
+    page, api: httpx.Client, url: str, project_id: int, size: tuple[int, int], n: int, table
+) -> None:
     width, height = size
     files = [("files", (f"{width}x{height}.png", street_png(width, height), "image/png"))]
-    response = httpx.post(f"{url}/api/projects/{project_id}/images", files=files, timeout=120)
+    response = api.post(f"/api/projects/{project_id}/images", files=files)
     frame = response.json()[0]
     t0 = time.perf_counter()
     page.goto(f"{url}/frames/{frame['id']}")
@@ -256,17 +271,21 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="segtune-bench-painter-"))
     proc, url = start_web(tmp)
     try:
-        project = httpx.post(f"{url}/api/projects", json={"name": "bench painter"}).json()
+        api = sign_in(url)
+        cookie = api.cookies.get(SESSION_COOKIE)
+        project = api.post("/api/projects", json={"name": "bench painter"}).json()
         table = Table(title="Mask painter in Chromium (times in ms)")
         for column in ("frame", "measure", "n", "mean", "p50", "p99", "max", f"p99≤{TARGET_MS}"):
             table.add_column(column, justify="left" if column == "measure" else "right")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            context = browser.new_context(viewport={"width": 1600, "height": 1000})
+            context.add_cookies([{"name": SESSION_COOKIE, "value": cookie, "url": url}])
+            page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             for size in sizes:
-                bench_size(page, url, project["id"], size, args.events, table)
+                bench_size(page, api, url, project["id"], size, args.events, table)
             browser.close()
         console.print(table)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

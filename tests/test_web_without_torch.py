@@ -11,7 +11,8 @@ import backend.cli, backend.api.training, backend.api.seg_models
 app = create_app(Settings(data_dir=sys.argv[1]))
 from fastapi.testclient import TestClient
 with TestClient(app) as client:
-    assert client.get('/openapi.json').status_code == 200
+    assert client.get('/api/openapi.json').status_code == 401
+    assert client.get('/login').status_code == 200
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxruntime'))
 print(','.join(heavy))
 """

@@ -61,8 +61,9 @@ def log(message: str) -> None:
 class Client:
     """A thin httpx wrapper that fails loudly with the server's reason."""
 
-    def __init__(self, url: str):
-        self.http = httpx.Client(base_url=url, timeout=120)
+    def __init__(self, url: str, token: str):
+        headers = {"Authorization": f"Bearer {token}"}
+        self.http = httpx.Client(base_url=url, timeout=120, headers=headers)
 
     def __call__(self, method: str, path: str, expect=(200, 201, 202), **kw) -> httpx.Response:
         res = self.http.request(method, path, **kw)
@@ -356,6 +357,11 @@ def write_results(summary: dict, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running SegTune (default: start one on a temp dir)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("SEGTUNE_TOKEN", ""),
+        help="personal API token for --url (default: $SEGTUNE_TOKEN)",
+    )
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
@@ -370,13 +376,13 @@ def main() -> None:
     wall = time.perf_counter()
     try:
         if args.url:
-            url = args.url
+            url, token = args.url, args.token
         else:
             data_dir = Path(tempfile.mkdtemp(prefix="segtune-dusk-"))
             server = start_server(data_dir)
-            url = server.url
+            url, token = server.url, server.admin_token
             log(f"SegTune at {url}, data in {data_dir}")
-        summary = run(Client(url), args.shared, args.out)
+        summary = run(Client(url, token), args.shared, args.out)
     finally:
         if server is not None:
             server.stop()

@@ -147,11 +147,15 @@ def test_models_of_other_projects_stay_hidden(client, world, settings):
         "/api/models", files={"file": ("base.pt", b"not checked here")}, data={"name": "shared"}
     )
     assert shared.status_code == 202
-    olgas = world["olga"].post(
-        "/api/models",
-        files={"file": ("o.pt", b"x")},
-        data={"name": "olga's", "project_id": str(world["project"]["id"])},
-    ).json()
+    olgas = (
+        world["olga"]
+        .post(
+            "/api/models",
+            files={"file": ("o.pt", b"x")},
+            data={"name": "olga's", "project_id": str(world["project"]["id"])},
+        )
+        .json()
+    )
     names = {m["name"] for m in sam.get("/api/models").json()}
     assert "shared" in names and "olga's" not in names
     assert sam.get(f"/api/models/{olgas['id']}").status_code == 404

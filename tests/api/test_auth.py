@@ -27,9 +27,13 @@ def _login(client, email=ADMIN_EMAIL, password=PASSWORD) -> TestClient:
 def _fill(path: str) -> str:
     for name in ("project_id", "video_id", "frame_id", "job_id", "model_id", "user_id"):
         path = path.replace("{" + name + "}", "1")
-    return path.replace("{token_id}", "1").replace("{version}", "1").replace(
-        "{name}", "loss"
-    ).replace("{iteration}", "1").replace("{k}", "0")
+    return (
+        path.replace("{token_id}", "1")
+        .replace("{version}", "1")
+        .replace("{name}", "loss")
+        .replace("{iteration}", "1")
+        .replace("{k}", "0")
+    )
 
 
 def test_every_api_operation_needs_sign_in(client):
@@ -201,7 +205,8 @@ def test_admins_manage_accounts(client, settings):
     assert short.status_code == 422
     ana = _login(client, "ana@example.org", "s3cret pass")
     assert ana.get("/api/users").status_code == 403
-    assert ana.post("/api/users", json={"email": "x@y.z", "password": "12345678"}).status_code == 403
+    promote = ana.post("/api/users", json={"email": "x@y.z", "password": "12345678"})
+    assert promote.status_code == 403
     disabled = client.patch(f"/api/users/{created.json()['id']}", json={"is_active": False})
     assert disabled.status_code == 200
     assert ana.get("/api/auth/me").status_code == 401

@@ -11,6 +11,7 @@ from backend.app import create_app
 from backend.cli import app
 from backend.config import Settings
 from backend.db import upgrade_database
+from tests.accounts import ADMIN_EMAIL, add_user, bearer
 from tests.conftest import RecordingDispatcher
 
 runner = CliRunner()
@@ -27,8 +28,14 @@ def _env(monkeypatch, settings: Settings) -> None:
     monkeypatch.setenv("SEGTUNE_DATABASE_URL", settings.database_url)
 
 
-def _snapshot(settings: Settings) -> dict:
-    with TestClient(create_app(settings, dispatcher=RecordingDispatcher())) as client:
+def _client(settings: Settings, token: str) -> TestClient:
+    client = TestClient(create_app(settings, dispatcher=RecordingDispatcher()))
+    client.headers.update(bearer(token))
+    return client
+
+
+def _snapshot(settings: Settings, token: str) -> dict:
+    with _client(settings, token) as client:
         projects = client.get("/api/projects").json()
         frames = client.get(f"/api/projects/{projects[0]['id']}/frames").json()
         masks = [client.get(f"/api/frames/{f['id']}/mask") for f in frames]
@@ -45,7 +52,8 @@ def _snapshot(settings: Settings) -> dict:
 def test_backup_then_restore(tmp_path, monkeypatch, settings):
     source = Settings(data_dir=tmp_path / "source")
     upgrade_database(source)
-    with TestClient(create_app(source, dispatcher=RecordingDispatcher())) as client:
+    token = add_user(source, ADMIN_EMAIL, is_admin=True)
+    with _client(source, token) as client:
         project = client.post("/api/projects", json={"name": "backed up"}).json()
         image = np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)
         frame = client.post(
@@ -57,7 +65,7 @@ def test_backup_then_restore(tmp_path, monkeypatch, settings):
                 content=_png(np.full((30, 40), value, np.uint8), "L"),
                 headers={"If-Match": f'"{version}"', "Content-Type": "image/png"},
             )
-    before = _snapshot(source)
+    before = _snapshot(source, token)
     archive = tmp_path / "backup.tar.gz"
     _env(monkeypatch, source)
     res = runner.invoke(app, ["backup", str(archive)])
@@ -67,12 +75,12 @@ def test_backup_then_restore(tmp_path, monkeypatch, settings):
     _env(monkeypatch, settings)
     res = runner.invoke(app, ["restore", str(archive)])
     assert res.exit_code == 0, res.output
-    after = _snapshot(settings)
+    after = _snapshot(settings, token)  # accounts and tokens come back too
     assert after == before
     again = runner.invoke(app, ["restore", str(archive)])
     assert again.exit_code == 1 and "not empty" in again.output.replace("\n", " ")
     # New rows after a restore get fresh ids (sequences moved past restored ids).
-    with TestClient(create_app(settings, dispatcher=RecordingDispatcher())) as client:
+    with _client(settings, token) as client:
         assert client.post("/api/projects", json={"name": "new"}).json()["id"] > project["id"]
 
 

@@ -26,6 +26,7 @@ from backend.app import create_app
 from backend.config import Settings
 from backend.db import make_engine, upgrade_database
 from backend.models import Base
+from tests.accounts import ADMIN_EMAIL, add_user, bearer
 from tests.conftest import RecordingDispatcher
 from tests.videos import make_video
 
@@ -39,12 +40,14 @@ REAL_IDS = {
     "model_id": [1],
     "job_id": [1, 2, 3, 4],
     "version": [1, 2],
+    "user_id": [1],
+    "token_id": [1],
 }
 
 
-def auth_headers() -> dict[str, str]:
-    """Headers every generated request carries (the one place to add authentication)."""
-    return {}
+def auth_headers(app) -> dict[str, str]:
+    """Headers every generated request carries: the seeded administrator's token."""
+    return bearer(app.state.test_token)
 
 
 def _png(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -86,15 +89,18 @@ def _seed(client: TestClient, clip: Path) -> None:
     assert all(res.status_code in ok for res in jobs), [res.text for res in jobs]
 
 
-def _seeded(settings: Settings, clip: Path) -> None:
-    """Seed an empty, migrated database and its media folder."""
+def _seeded(settings: Settings, clip: Path) -> str:
+    """Seed an empty, migrated database and its media folder; returns an admin token."""
+    token = add_user(settings, ADMIN_EMAIL, is_admin=True)
     with TestClient(create_app(settings, dispatcher=RecordingDispatcher())) as client:
+        client.headers.update(bearer(token))
         _seed(client, clip)
     engine = make_engine(settings.effective_database_url)
     with engine.begin() as conn:  # a failed and a cancelled job, so retry has something to do
         conn.execute(text("UPDATE jobs SET status = 'failed', error = 'x' WHERE id = 1"))
         conn.execute(text("UPDATE jobs SET status = 'cancelled' WHERE id = 4"))
     engine.dispose()
+    return token
 
 
 @pytest.fixture(scope="module")
@@ -104,13 +110,12 @@ def clip(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory, clip: Path) -> Path:
-    """A seeded SQLite data directory, copied for every operation."""
+def template(tmp_path_factory, clip: Path) -> tuple[Path, str]:
+    """A seeded SQLite data directory, copied for every operation, and its admin token."""
     data = tmp_path_factory.mktemp("openapi") / "data"
     settings = Settings(data_dir=data)
     upgrade_database(settings)
-    _seeded(settings, clip)
-    return data
+    return data, _seeded(settings, clip)
 
 
 def _real_ids(_context, path_parameters: dict) -> st.SearchStrategy:
@@ -143,7 +148,8 @@ def _load_schema():
 def app(request, tmp_path: Path, clip: Path):
     """A fresh app on freshly seeded data: a copy of the SQLite template, or PostgreSQL."""
     if request.param == "sqlite":
-        shutil.copytree(request.getfixturevalue("template"), tmp_path / "data")
+        data, token = request.getfixturevalue("template")
+        shutil.copytree(data, tmp_path / "data")
         settings = Settings(data_dir=tmp_path / "data")
     else:
         url = request.getfixturevalue("pg_database")
@@ -154,8 +160,9 @@ def app(request, tmp_path: Path, clip: Path):
             tables = ", ".join(Base.metadata.tables)
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
-        _seeded(settings, clip)
+        token = _seeded(settings, clip)
     app = create_app(settings, dispatcher=RecordingDispatcher())
+    app.state.test_token = token
     yield app
     # Schemathesis keeps started lifespans (reaper task, connection pool) until exit: end them
     # now, so dozens of apps do not hold database connections.
@@ -175,7 +182,7 @@ schema = _load_schema()
     suppress_health_check=list(HealthCheck),
 )
 def test_no_server_errors(case, app):
-    response = case.call(base_url="http://testserver", headers=auth_headers(), app=app)
+    response = case.call(base_url="http://testserver", headers=auth_headers(app), app=app)
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}\n"
         f"{case.as_curl_command()}"

@@ -91,8 +91,10 @@ def test_state_dict_layout_matches_reference(reference: dict, name: str) -> None
     """Every key, shape and dtype, in order, as in the EdgeNets checkpoints."""
     ref = reference[name]
     model = build_espnetv2(ref["num_classes"], ref["width_scale"])
-    got = [[k, list(v.shape), str(v.dtype).removeprefix("torch.")]
-           for k, v in model.state_dict().items()]
+    got = [
+        [k, list(v.shape), str(v.dtype).removeprefix("torch.")]
+        for k, v in model.state_dict().items()
+    ]
     assert got == ref["keys"]
 
 
@@ -138,13 +140,17 @@ def _zero_shot_confusion(scale: float) -> np.ndarray:
     truth_map[8], truth_map[6], truth_map[11] = 1, 2, -1
     confusion = np.zeros((3, 3), np.int64)
     for start in range(0, len(frames), ZERO_SHOT_BATCH):
-        batch = frames[start:start + ZERO_SHOT_BATCH]
-        images = [np.asarray(Image.open(f).convert("RGB").resize(ZERO_SHOT_SIZE, Image.BILINEAR),
-                             np.float32) / 255.0 for f in batch]
+        batch = frames[start : start + ZERO_SHOT_BATCH]
+        images = [
+            np.asarray(
+                Image.open(f).convert("RGB").resize(ZERO_SHOT_SIZE, Image.BILINEAR), np.float32
+            )
+            / 255.0
+            for f in batch
+        ]
         x = torch.from_numpy((np.stack(images) - mean) / std).permute(0, 3, 1, 2).contiguous()
         with torch.inference_mode():
-            logits = F.interpolate(model(x), size=CAMVID_SIZE, mode="bilinear",
-                                   align_corners=False)
+            logits = F.interpolate(model(x), size=CAMVID_SIZE, mode="bilinear", align_corners=False)
             preds = pred_map[logits.argmax(1).numpy()]
         for frame, pred in zip(batch, preds, strict=True):
             label = Image.open(frame.parent.parent / "trainannot" / frame.name)
