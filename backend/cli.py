@@ -49,6 +49,7 @@ def web(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
         port=port or settings.port,
         log_level="info",
         timeout_graceful_shutdown=5,
+        workers=settings.web_workers,
     )
 
 

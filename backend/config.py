@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     broker_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
+    web_workers: int = Field(2, ge=1)
     max_upload_mb: int = Field(2048, ge=1)
     worker_concurrency: int = Field(1, ge=1)
     worker_queues: str = "cpu,gpu"

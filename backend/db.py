@@ -1,11 +1,15 @@
 """Database engine and session factories (nothing is connected at import time)."""
 
+import fcntl
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
@@ -25,30 +29,61 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 class _WriterQueue:
-    """Serialises one process's SQLite writers on a lock instead of SQLite's busy-sleep.
+    """Serialises SQLite writers on locks instead of SQLite's busy-sleep.
 
     SQLite allows one writer; its busy handler makes waiting writers sleep with growing
     back-off, which turns a burst of concurrent saves into multi-second tail latencies.
-    Taking a process-wide lock before the first write of a transaction (and releasing it at
-    commit or rollback) hands the write lock over in order, without sleeping. Reads never
-    wait. Other processes (workers) still meet SQLite's busy timeout.
+    Taking a lock before the first write of a transaction (and releasing it at commit or
+    rollback) hands the write lock over in order, without sleeping. Reads never wait. Threads
+    queue on a thread lock; processes (several web workers, job workers) on an flock of a file
+    beside the database, which the kernel releases if its holder dies.
     """
 
-    def __init__(self, timeout: float):
+    def __init__(self, timeout: float, lock_path: Path | None):
         # A plain Lock, not an RLock: a transaction may commit on another thread than the one
         # that wrote (FastAPI runs dependencies and routes on pool threads).
-        self.lock, self.timeout = threading.Lock(), timeout
+        self.lock, self.timeout, self.lock_path = threading.Lock(), timeout, lock_path
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int:
+        # A forked child must open its own file: an inherited descriptor shares the lock.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def _lock_file(self, deadline: float) -> None:
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("another process held the database for too long") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.004)
 
     def before_execute(self, conn, _cursor, statement, _params, _context, _many) -> None:
         if not conn.info.get("writer") and not statement.lstrip()[:6].upper().startswith(
             ("SELECT", "PRAGMA")
         ):
+            deadline = time.monotonic() + self.timeout
             if not self.lock.acquire(timeout=self.timeout):
                 raise TimeoutError("another writer held the database for too long")
+            if self.lock_path is not None:
+                try:
+                    self._lock_file(deadline)
+                except BaseException:
+                    self.lock.release()
+                    raise
             conn.info["writer"] = True
 
     def end(self, conn) -> None:
         if conn.info.pop("writer", False):
+            if self.lock_path is not None:
+                fcntl.flock(self._file(), fcntl.LOCK_UN)
             self.lock.release()
 
 
@@ -59,7 +94,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        writers = _WriterQueue(timeout=30)
+        database = make_url(url).database
+        lock_path = Path(database + "-writer.lock") if database and database != ":memory:" else None
+        writers = _WriterQueue(timeout=30, lock_path=lock_path)
         event.listen(engine, "before_cursor_execute", writers.before_execute)
         event.listen(engine, "commit", writers.end)
         event.listen(engine, "rollback", writers.end)

@@ -1,8 +1,10 @@
 """Media storage behind one interface; keys are generated, never taken from user input."""
 
+import contextlib
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +28,16 @@ class AtomicWrites:
     def put_file(self, src: Path, key: str) -> None:
         """Move a finished temporary file into place under a key."""
         raise NotImplementedError
+
+    def sweep_temp(self, older_than_s: float = 3600.0) -> int:
+        """Delete temporary files a killed process left behind; returns how many."""
+        cutoff, removed = time.time() - older_than_s, 0
+        for path in self.tmp_dir.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     @contextmanager
     def open_write(self, key: str) -> Iterator[BinaryIO]:

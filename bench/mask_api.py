@@ -81,9 +81,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument(
+        "--web-workers", default="1,2", help="web processes to compare (comma-separated)"
+    )
     args = parser.parse_args()
+    table = Table(
+        title=f"mask PUT, {args.clients} clients x {args.rounds}, {args.width}x{args.height}"
+    )
+    for col in ("web processes", "requests", "p50 ms", "p99 ms", "max ms", "req/s", "errors"):
+        table.add_column(col)
+    table.add_column("lost versions")
+    for workers in [int(w) for w in args.web_workers.split(",")]:
+        table.add_row(str(workers), *_measure(args, workers))
+    console.print(table)
+    console.print(f"mask PNG size: {len(_mask(0, args.width, args.height)) / 1024:.0f} KiB")
+
+
+def _measure(args, web_workers: int) -> list[str]:
+    """One server with this many web processes; the figures of one table row."""
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data")
+        settings = Settings(data_dir=Path(tmp) / "data", web_workers=web_workers)
         upgrade_database(settings)
         server = LiveServer(settings, Path(tmp) / "logs")
         server.start()
@@ -105,12 +122,7 @@ def main() -> None:
         finally:
             server.stop()
     lat_ms = sorted(x * 1000 for x in lat)
-    table = Table(
-        title=f"mask PUT, {args.clients} clients x {args.rounds}, {args.width}x{args.height}"
-    )
-    for col in ("requests", "p50 ms", "p99 ms", "max ms", "req/s", "errors", "lost versions"):
-        table.add_column(col)
-    table.add_row(
+    return [
         str(len(lat_ms)),
         f"{statistics.median(lat_ms):.1f}",
         f"{lat_ms[int(0.99 * (len(lat_ms) - 1))]:.1f}",
@@ -118,9 +130,7 @@ def main() -> None:
         f"{len(lat_ms) / wall:.0f}",
         str(errors),
         str(lost),
-    )
-    console.print(table)
-    console.print(f"mask PNG size: {len(bodies[0]) / 1024:.0f} KiB")
+    ]
 
 
 if __name__ == "__main__":
