@@ -45,6 +45,13 @@ export function parseJSON(text) {
   }
 }
 
+let signingOut = false;
+
+/** Signing out: the 401s of requests still in flight must not send the user to sign in again. */
+export function markSigningOut() {
+  signingOut = true;
+}
+
 /** The page's CSRF token, sent as X-CSRF-Token with every request that changes data. */
 export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content || "";
@@ -69,7 +76,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(0, "Cannot reach the SegTune server. Is it still running?");
   }
-  if (response.status === 401 && path !== "/api/auth/login") {
+  if (response.status === 401 && path !== "/api/auth/login" && !signingOut) {
     // The session expired or was ended elsewhere: sign in again and come back here.
     window.location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   }
