@@ -7,7 +7,7 @@ from backend.models.mask import Mask
 from backend.models.membership import Membership
 from backend.models.project import LabelClass, Project
 from backend.models.seg_model import SegModel
-from backend.models.user import ApiToken, AuthSession, User
+from backend.models.user import ApiToken, AuthSession, LoginFailure, User
 from backend.models.video import Video
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Frame",
     "Job",
     "LabelClass",
+    "LoginFailure",
     "Mask",
     "Membership",
     "Project",

@@ -54,12 +54,12 @@ def sign_in(
     session: Session, settings: Settings, limiter, email: str, password: str, address: str
 ) -> tuple[str, AuthSession, User]:
     """Check a password (throttled per account and address) and start a session."""
-    limiter.check(email, address)
+    limiter.check(session, email, address)
     user = authenticate(session, email, password)
     if user is None:
-        limiter.failed(email, address)
+        limiter.failed(session, email, address)
         raise Unauthenticated("Wrong email or password.")
-    limiter.succeeded(email)
+    limiter.succeeded(session, email)
     secret, row = start_session(session, user, settings)
     return secret, row, user
 

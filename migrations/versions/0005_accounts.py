@@ -1,4 +1,4 @@
-"""accounts: users, sessions, API tokens, project memberships
+"""accounts: users, sessions, API tokens, project memberships, failed sign-ins
 
 Revision ID: 0005
 Revises: 0004
@@ -76,11 +76,20 @@ def upgrade() -> None:
         ),
         sa.UniqueConstraint("project_id", "user_id", name="uq_memberships_user"),
     )
+    op.create_table(
+        "login_failures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=300), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
+    )
+    op.create_index(op.f("ix_login_failures_key"), "login_failures", ["key"], unique=False)
+    op.create_index(op.f("ix_login_failures_at"), "login_failures", ["at"], unique=False)
     for table in ("auth_sessions", "api_tokens", "memberships"):
         op.create_index(op.f(f"ix_{table}_user_id"), table, ["user_id"], unique=False)
     op.create_index(op.f("ix_memberships_project_id"), "memberships", ["project_id"], unique=False)
 
 
 def downgrade() -> None:
-    for table in ("memberships", "api_tokens", "auth_sessions", "users"):
+    for table in ("login_failures", "memberships", "api_tokens", "auth_sessions", "users"):
         op.drop_table(table)
