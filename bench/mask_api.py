@@ -2,13 +2,17 @@
 
 Starts `segtune web` with the `make run` settings (SQLite WAL, local media) on a temporary data
 dir, creates 1080p frames, then 16 clients each save masks with If-Match version checks for a
-fixed number of rounds. Prints p50/p99 latency, errors, and checks that no acknowledged version
-was lost (every acknowledged version is readable afterwards, byte for byte).
+fixed number of rounds: closed loop (each saves again as soon as the last save answered, the
+worst case) and paced (each saves once a second, as an autosaving painter does at most).
+Compares one and two web processes in the same run. Prints p50/p99 latency, errors, and checks
+that no acknowledged version was lost (every acknowledged version is readable afterwards, byte
+for byte).
 """
 
 import argparse
 import asyncio
 import io
+import random
 import statistics
 import tempfile
 import time
@@ -45,9 +49,11 @@ def _mask(seed: int, width: int, height: int) -> bytes:
     return _png(labels, "L")
 
 
-async def _client(server, frame_id: int, rounds: int, bodies: list[bytes], acked, latencies):
+async def _client(server, frame_id, rounds, bodies, acked, latencies, pace_s):
     async with server.async_client(timeout=60) as http:
         version, errors = 0, 0
+        # Paced clients start at random offsets, as painters do not all stop stroking at once.
+        await asyncio.sleep(random.Random(frame_id).uniform(0, pace_s))
         for r in range(rounds):
             body = bodies[r % len(bodies)]
             start = time.perf_counter()
@@ -62,14 +68,15 @@ async def _client(server, frame_id: int, rounds: int, bodies: list[bytes], acked
                 acked.append((frame_id, version, body))
             else:
                 errors += 1
+            await asyncio.sleep(max(0.0, pace_s - (time.perf_counter() - start)))
         return errors
 
 
-async def _run(server, frames: list[int], rounds: int, bodies: list[bytes]):
+async def _run(server, frames: list[int], rounds: int, bodies: list[bytes], pace_s: float):
     acked, latencies = [], []
     started = time.perf_counter()
     errors = await asyncio.gather(
-        *(_client(server, f, rounds, bodies, acked, latencies) for f in frames)
+        *(_client(server, f, rounds, bodies, acked, latencies, pace_s) for f in frames)
     )
     return acked, latencies, sum(errors), time.perf_counter() - started
 
@@ -84,20 +91,27 @@ def main() -> None:
     parser.add_argument(
         "--web-workers", default="1,2", help="web processes to compare (comma-separated)"
     )
+    parser.add_argument(
+        "--pace",
+        default="0,1",
+        help="seconds between one client's saves (0 = closed loop: save again at once; "
+        "1 = a painter autosaving once a second); comma-separated",
+    )
     args = parser.parse_args()
     table = Table(
         title=f"mask PUT, {args.clients} clients x {args.rounds}, {args.width}x{args.height}"
     )
-    for col in ("web processes", "requests", "p50 ms", "p99 ms", "max ms", "req/s", "errors"):
+    columns = ("web processes", "pace s", "requests", "p50 ms", "p99 ms", "max ms", "req/s")
+    for col in (*columns, "errors", "lost versions"):
         table.add_column(col)
-    table.add_column("lost versions")
     for workers in [int(w) for w in args.web_workers.split(",")]:
-        table.add_row(str(workers), *_measure(args, workers))
+        for pace in [float(p) for p in args.pace.split(",")]:
+            table.add_row(str(workers), f"{pace:g}", *_measure(args, workers, pace))
     console.print(table)
     console.print(f"mask PNG size: {len(_mask(0, args.width, args.height)) / 1024:.0f} KiB")
 
 
-def _measure(args, web_workers: int) -> list[str]:
+def _measure(args, web_workers: int, pace_s: float) -> list[str]:
     """One server with this many web processes; the figures of one table row."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", web_workers=web_workers)
@@ -114,7 +128,7 @@ def _measure(args, web_workers: int) -> list[str]:
             ).json()
             bodies = [_mask(s, args.width, args.height) for s in range(8)]
             ids = [f["id"] for f in frames]
-            acked, lat, errors, wall = asyncio.run(_run(server, ids, args.rounds, bodies))
+            acked, lat, errors, wall = asyncio.run(_run(server, ids, args.rounds, bodies, pace_s))
             lost = 0
             for frame_id, version, body in acked:
                 got = http.get(f"{base}/api/frames/{frame_id}/masks/{version}")
