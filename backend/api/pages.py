@@ -8,7 +8,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from backend.api.deps import DbSession, get_settings
-from backend.services import frames, jobs, projects, seg_models, training
+from backend.services import access, frames, jobs, projects, seg_models, training
 
 
 def _signed_in(request: Request) -> dict:
@@ -61,7 +61,11 @@ def project_page(
 ):
     """A project: videos, upload, sampling, frame grid."""
     project = projects.get_project(session, project_id)
-    context = {"project": project, "max_upload_bytes": settings.max_upload_bytes}
+    context = {
+        "project": project,
+        "max_upload_bytes": settings.max_upload_bytes,
+        "role": access.role_in(session, request.state.identity.user, project_id),
+    }
     return TEMPLATES.TemplateResponse(request, "project.html", context)
 
 
@@ -122,6 +126,6 @@ def painter_page(frame_id: int, request: Request, session: Session = DbSession):
     frame = frames.get_frame(session, frame_id)
     project = projects.get_project(session, frame.project_id)
     neighbours = frames.neighbours(session, frame)
-    return TEMPLATES.TemplateResponse(
-        request, "painter.html", {"frame": frame, "project": project, "neighbours": neighbours}
-    )
+    role = access.role_in(session, request.state.identity.user, project.id)
+    context = {"frame": frame, "project": project, "neighbours": neighbours, "role": role}
+    return TEMPLATES.TemplateResponse(request, "painter.html", context)

@@ -174,3 +174,14 @@ def test_hostile_project_names_are_escaped_in_pages(world):
     page = olga.get(f"/projects/{project['id']}").text
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_pages_show_the_role_and_hide_owner_controls(world):
+    olga, sam, pid = world["olga"], world["sam"], world["project"]["id"]
+    olga.put(f"/api/projects/{pid}/members", json={"email": "sam@example.org", "role": "viewer"})
+    page = sam.get(f"/projects/{pid}").text
+    assert 'data-role="viewer"' in page and "You are a viewer here" in page
+    assert 'class="card owner-only"' in page
+    painter = sam.get(f"/frames/{world['frame']['id']}").text
+    assert 'data-testid="read-only"' in painter
+    assert 'data-role="owner"' in olga.get(f"/projects/{pid}").text

@@ -58,7 +58,7 @@ function videoRow(video) {
     el(
       "td",
       { class: "actions" },
-      el("button", { type: "button", class: "btn small primary", testid: "video-sample", onclick: () => openSample(video) }, "Sample…"),
+      el("button", { type: "button", class: "btn small primary owner-only", testid: "video-sample", onclick: () => openSample(video) }, "Sample…"),
       el("button", { type: "button", class: "btn small ghost", testid: "video-show-frames", title: "Show only this video's frames", onclick: showFrames }, "Frames"),
     ),
   );
