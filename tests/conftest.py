@@ -82,6 +82,9 @@ def settings(request, tmp_path: Path) -> Settings:
         broker_url=broker,
         heartbeat_s=0.5,
         worker_lost_after_s=4.0,
+        # One web process keeps live-server tests light on two cores; the two-process default
+        # has its own test (tests/integration/test_web_processes.py).
+        web_workers=1,
     )
     upgrade_database(result)
     if request.param == "postgres":
