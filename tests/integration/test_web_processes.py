@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -50,7 +51,9 @@ def test_two_web_processes_save_concurrently_on_sqlite(tmp_path):
         async def everyone():
             return await asyncio.gather(*(_saves(server, f["id"], 10) for f in frames))
 
-        results = asyncio.run(everyone())
+        # In a thread of its own: Playwright's session-wide browser may own this thread's loop.
+        with ThreadPoolExecutor(1) as pool:
+            results = pool.submit(asyncio.run, everyone()).result()
         with server.client() as client:
             for frame, acked in zip(frames, results, strict=True):
                 assert [v for v, _ in acked] == list(range(1, 11))
