@@ -63,13 +63,15 @@ def authorize(request: Request, session: Session = DbSession) -> Identity:
     )
     _check_csrf(request, identity)
     need = _needed(request)
+    role = None
     if need == "admin":
         access.require_admin(identity.user)
     else:
         scope = _scope(request)
         if scope is not None:
-            access.authorize(session, identity.user, *scope, need)
-    request.state.identity = identity
+            role = access.authorize(session, identity.user, *scope, need)
+    # Pages show controls by the role in the project they are about (checked here once).
+    request.state.identity, request.state.role = identity, role
     return identity
 
 

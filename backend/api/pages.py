@@ -8,15 +8,16 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from backend.api.deps import DbSession, get_settings
-from backend.services import access, frames, jobs, projects, seg_models, training
+from backend.services import frames, jobs, projects, seg_models, training
 
 
 def _signed_in(request: Request) -> dict:
-    """The signed-in user and the CSRF token the page's scripts send with changes."""
+    """The signed-in user, their role in the page's project, and the CSRF token for changes."""
     identity = getattr(request.state, "identity", None)
     if identity is None:
-        return {"current_user": None, "csrf_token": ""}
-    return {"current_user": identity.user, "csrf_token": identity.csrf_token or ""}
+        return {"current_user": None, "csrf_token": "", "role": None}
+    csrf = identity.csrf_token or ""
+    return {"current_user": identity.user, "csrf_token": csrf, "role": request.state.role}
 
 
 TEMPLATES = Jinja2Templates(
@@ -61,11 +62,7 @@ def project_page(
 ):
     """A project: videos, upload, sampling, frame grid."""
     project = projects.get_project(session, project_id)
-    context = {
-        "project": project,
-        "max_upload_bytes": settings.max_upload_bytes,
-        "role": access.role_in(session, request.state.identity.user, project_id),
-    }
+    context = {"project": project, "max_upload_bytes": settings.max_upload_bytes}
     return TEMPLATES.TemplateResponse(request, "project.html", context)
 
 
@@ -126,6 +123,6 @@ def painter_page(frame_id: int, request: Request, session: Session = DbSession):
     frame = frames.get_frame(session, frame_id)
     project = projects.get_project(session, frame.project_id)
     neighbours = frames.neighbours(session, frame)
-    role = access.role_in(session, request.state.identity.user, project.id)
-    context = {"frame": frame, "project": project, "neighbours": neighbours, "role": role}
-    return TEMPLATES.TemplateResponse(request, "painter.html", context)
+    return TEMPLATES.TemplateResponse(
+        request, "painter.html", {"frame": frame, "project": project, "neighbours": neighbours}
+    )

@@ -57,20 +57,22 @@ def require_admin(user: User) -> None:
         raise Forbidden("Only an administrator can do this.")
 
 
-def authorize(session: Session, user: User, param: str, value: int, need: str) -> None:
-    """Check the user's access to the thing a path parameter names (404 if it is not theirs)."""
+def authorize(session: Session, user: User, param: str, value: int, need: str) -> str | None:
+    """Check the user's access to the thing a path parameter names (404 if it is not theirs).
+
+    Returns the user's role in its project; None for things of no project.
+    """
     model, label = SCOPES[param]
     missing = f"{label} {value} does not exist."
     if param == "project_id":
-        require_role(session, user, value, need, missing)
-        return
+        return require_role(session, user, value, need, missing)
     row = session.get(model, value)
     if row is None:
         raise NotFound(missing)
     if row.project_id is None:
         require_shared(user, need)
-    else:
-        require_role(session, user, row.project_id, need, missing)
+        return None
+    return require_role(session, user, row.project_id, need, missing)
 
 
 def check_upload_target(session: Session, user: User, project_id: int | None) -> None:

@@ -213,3 +213,9 @@ def test_admins_manage_accounts(client, settings):
     admin_id = client.get("/api/auth/me").json()["user"]["id"]
     last = client.patch(f"/api/users/{admin_id}", json={"is_admin": False})
     assert last.status_code == 409 and "last active administrator" in last.json()["detail"]
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example"])
+def test_sign_in_never_sends_people_off_site(client, target):
+    form = _anonymous(client).get("/login", params={"next": target}).text
+    assert 'data-next="/"' in form
