@@ -1,10 +1,10 @@
 // Models page: the project's models (downloads, ONNX export), registering a checkpoint with real
 // upload progress, and pre-labeling frames (asking before any human-edited mask is replaced).
-import { ApiError, csrfToken, describeDetail, getJSON, parseJSON, postJSON } from "./api.js";
+import { getJSON, postJSON } from "./api.js";
 import { byTestId, el, formatBytes, formatDate, showMessage, toast } from "./dom.js";
 import { jobCard, watchJob } from "./jobs-common.js";
 import { onnxControl, onnxExports } from "./report.js";
-import { uploadItem } from "./upload.js";
+import { postForm, uploadItem } from "./upload.js";
 
 const main = document.getElementById("main");
 const projectId = Number(main.dataset.projectId);
@@ -103,29 +103,6 @@ async function loadModels() {
 const registerForm = byTestId("register-form");
 const registerError = byTestId("register-error");
 
-/** POSTs the checkpoint and its metadata as multipart with upload progress. */
-function sendModel(form, onProgress) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/models");
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.setRequestHeader("X-CSRF-Token", csrfToken());
-    xhr.upload.addEventListener(
-      "progress",
-      (e) => e.lengthComputable && onProgress(e.loaded / e.total, e.loaded, e.total),
-    );
-    xhr.addEventListener("load", () => {
-      const data = parseJSON(xhr.responseText);
-      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-      else reject(new ApiError(xhr.status, describeDetail(data?.detail, xhr.status)));
-    });
-    xhr.addEventListener("error", () =>
-      reject(new ApiError(0, "The upload was interrupted: the connection to the server was lost.")),
-    );
-    xhr.send(form);
-  });
-}
-
 registerForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   const fields = registerForm.elements;
@@ -146,7 +123,8 @@ registerForm.addEventListener("submit", async (event) => {
   const item = uploadItem(byTestId("register-uploads"), fields.name.value.trim() || file.name, file.size);
   byTestId("register-submit").disabled = true;
   try {
-    const model = await sendModel(form, (fraction, loaded, total) => item.progress(fraction, loaded, total));
+    const onProgress = (fraction, loaded, total) => item.progress(fraction, loaded, total);
+    const model = await postForm("/api/models", form, { onProgress }).promise;
     item.processing("Checking the checkpoint on a worker…");
     registerForm.reset();
     let current = model;

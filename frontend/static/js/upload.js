@@ -3,15 +3,13 @@ import { ApiError, csrfToken, describeDetail, parseJSON } from "./api.js";
 import { el, formatBytes, progressBar, setProgress } from "./dom.js";
 
 /**
- * POSTs files as multipart/form-data under `field`.
+ * POSTs a FormData as multipart/form-data with upload progress (XMLHttpRequest: fetch has none).
  * Returns {promise, abort}; the promise resolves to the JSON body or rejects with ApiError.
  */
-export function uploadFiles(url, field, files, { onProgress = () => {}, onSent = () => {} } = {}) {
+export function postForm(url, form, { onProgress = () => {}, onSent = () => {} } = {}) {
   const xhr = new XMLHttpRequest();
   let aborted = false;
   const promise = new Promise((resolve, reject) => {
-    const form = new FormData();
-    for (const file of files) form.append(field, file, file.name);
     xhr.open("POST", url);
     xhr.setRequestHeader("Accept", "application/json");
     xhr.setRequestHeader("X-CSRF-Token", csrfToken());
@@ -39,6 +37,13 @@ export function uploadFiles(url, field, files, { onProgress = () => {}, onSent =
       xhr.abort();
     },
   };
+}
+
+/** POSTs files under the multipart field `field`; see postForm. */
+export function uploadFiles(url, field, files, options) {
+  const form = new FormData();
+  for (const file of files) form.append(field, file, file.name);
+  return postForm(url, form, options);
 }
 
 /** Makes `zone` accept dropped files; also stops the browser opening files dropped elsewhere. */
