@@ -18,7 +18,6 @@ import argparse
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from backend.services.auth import SESSION_COOKIE
+from tests.live import free_port, wait_until_healthy
 
 BENCH_EMAIL, BENCH_PASSWORD = "bench@example.org", "bench painter password"
 CHROMIUM = Path(os.environ.get("SEGTUNE_CHROMIUM", "/usr/bin/chromium"))
@@ -137,12 +137,6 @@ async (n) => {
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_web(data_dir: Path) -> tuple[subprocess.Popen, str]:
     """`segtune web` on a fresh SQLite data dir (migrated first); returns (process, url)."""
     port = free_port()
@@ -154,15 +148,12 @@ def start_web(data_dir: Path) -> tuple[subprocess.Popen, str]:
     log = open(data_dir / "web.log", "ab")
     proc = subprocess.Popen([*cli, "web"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError((data_dir / "web.log").read_text())
+    try:
+        wait_until_healthy(url, proc, data_dir / "web.log")
+    except RuntimeError:
+        proc.terminate()
+        raise
+    return proc, url
 
 
 def sign_in(url: str) -> httpx.Client:

@@ -22,6 +22,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Poll /api/health until the web process answers; raise with its log if it dies or hangs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(log.read_text())
+        time.sleep(0.2)
+
+
 class LiveServer:
     """`segtune web` and `segtune worker` subprocesses sharing one configuration."""
 
@@ -78,16 +92,7 @@ class LiveServer:
     def start(self, worker_queues: tuple[str, ...] = ("cpu,gpu",)) -> None:
         """Start web and one worker per entry of worker_queues."""
         self.web = self._spawn("web", "web")
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(self.url + "/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if self.web.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((self.log_dir / "web.log").read_text())
-            time.sleep(0.2)
+        wait_until_healthy(self.url, self.web, self.log_dir / "web.log")
         for queues in worker_queues:
             self.start_worker(queues)
 
@@ -113,16 +118,7 @@ class LiveServer:
     def restart_web(self) -> None:
         """Start the web server again on the same port and wait until it answers."""
         self.web = self._spawn("web", "web")
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(self.url + "/api/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.web.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((self.log_dir / "web.log").read_text())
-            time.sleep(0.2)
+        wait_until_healthy(self.url, self.web, self.log_dir / "web.log")
 
     def stop(self) -> None:
         """Stop every process started."""

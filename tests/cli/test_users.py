@@ -4,7 +4,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import httpx
 from fastapi.testclient import TestClient
@@ -15,7 +14,7 @@ from backend.app import create_app
 from backend.cli import app
 from backend.config import Settings
 from tests.conftest import RecordingDispatcher
-from tests.live import free_port
+from tests.live import free_port, wait_until_healthy
 
 runner = CliRunner()
 
@@ -72,13 +71,7 @@ def test_first_start_creates_an_admin_and_prints_the_password_once(tmp_path):
         with open(log, "wb") as out:
             proc = subprocess.Popen([*cli, "web"], env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+            wait_until_healthy(f"http://127.0.0.1:{port}", proc, log)
             outputs.append(log.read_text())
             if len(outputs) == 1:
                 match = re.search(r"admin@localhost / (\S+)", outputs[0])
