@@ -5,7 +5,7 @@ import sys
 import typer
 
 from backend.cli_jobs import console, local_deps
-from backend.db import session_scope
+from backend.db import make_engine, make_sessionmaker, session_scope
 from backend.errors import DomainError
 from backend.services import auth, users
 
@@ -84,8 +84,6 @@ def list_users() -> None:
 
 def ensure_admin(settings) -> None:
     """On first start, create the administrator and print a generated password once."""
-    from backend.db import make_engine, make_sessionmaker
-
     engine = make_engine(settings.effective_database_url)
     try:
         with session_scope(make_sessionmaker(engine)) as session:

@@ -54,8 +54,6 @@ def logout(response: Response, identity: Identity = CurrentUser, session: Sessio
     if identity.session_id is not None:
         auth.end_session(session, identity.session_id)
     response.delete_cookie(SESSION_COOKIE, path="/")
-    response.status_code = 204
-    return response
 
 
 @router.get("/api/auth/me", response_model=SignedIn)

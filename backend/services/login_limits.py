@@ -22,9 +22,13 @@ class LoginLimiter:
     def __init__(self, attempts: int, window_s: float, clock=utcnow):
         self.attempts, self.window, self.clock = attempts, timedelta(seconds=window_s), clock
 
+    @staticmethod
+    def _account(email: str) -> str:
+        return f"email:{email.strip().lower()}"[:300]
+
     def _limits(self, email: str, address: str) -> list[tuple[str, int]]:
         return [
-            (f"email:{email.strip().lower()}"[:300], self.attempts),
+            (self._account(email), self.attempts),
             (f"address:{address}"[:300], self.attempts * ADDRESS_FACTOR),
         ]
 
@@ -51,5 +55,4 @@ class LoginLimiter:
 
     def succeeded(self, session: Session, email: str) -> None:
         """Forget the account's failures after a successful sign-in."""
-        key = self._limits(email, "")[0][0]
-        session.execute(delete(LoginFailure).where(LoginFailure.key == key))
+        session.execute(delete(LoginFailure).where(LoginFailure.key == self._account(email)))

@@ -1,5 +1,6 @@
 """Accounts: creation, argon2 passwords, the first administrator."""
 
+import functools
 import re
 import secrets
 
@@ -16,8 +17,12 @@ HASHER = PasswordHasher()
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,185}$")
 DEFAULT_ADMIN_EMAIL = "admin@localhost"
-# Verified against when the email is unknown, so both failures take the same time.
-_DUMMY_HASH: list[str] = []
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verified against when the email is unknown, so both failures take the same time.
+    return HASHER.hash(secrets.token_hex(8))
 
 
 def normalise_email(email: str) -> str:
@@ -126,10 +131,8 @@ def _admin_count(session: Session) -> int:
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user whose password this is, or None."""
     user = find_user(session, email)
-    if not _DUMMY_HASH:
-        _DUMMY_HASH.append(HASHER.hash(secrets.token_hex(8)))
     try:
-        HASHER.verify(user.password_hash if user else _DUMMY_HASH[0], password)
+        HASHER.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.is_active:

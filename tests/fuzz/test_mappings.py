@@ -10,17 +10,12 @@ from PIL import Image
 from backend.errors import Invalid
 from backend.services.datasets.classmap import (
     PRESETS,
-    ProjectClass,
     parse_cli_map,
     parse_mapping,
     resolve,
 )
+from tests.services.test_dataset_layouts import CLASSES
 
-CLASSES = [
-    ProjectClass(0, "background", "#000000"),
-    ProjectClass(1, "car", "#1f77ff"),
-    ProjectClass(2, "traffic sign", "#ffd200"),
-]
 WORDS = ["car", "Traffic Sign", "background", "unlabeled", "ignore", "255", "0", "2", "3", "-1"]
 KEYS = st.one_of(
     st.sampled_from(["default", "8", "255", "256", "#1F77FF", "#abc", "²", "٣", "-1", " 6 "]),
@@ -78,6 +73,16 @@ def _check_classmap(classmap, colour: bool) -> None:
     assert set(np.unique(out).tolist()) <= {0, 1, 2, 255}
 
 
+def _parse_and_check(raw) -> None:
+    """parse_mapping refuses with a 422 and a message, or gives a mapping that checks out."""
+    try:
+        mapping = parse_mapping(raw)
+    except Invalid as exc:
+        assert exc.status_code == 422 and exc.message
+        return
+    _check_mapping(mapping)
+
+
 @given(CLI_TEXT, st.one_of(st.none(), st.sampled_from(WORDS), st.text(max_size=6)))
 @example("8=car,6=traffic sign,11=unlabeled", "background")
 @example("²=car", None)
@@ -98,12 +103,7 @@ def test_cli_map_is_refused_or_usable(text, default):
 @example("[" * 5000 + "]" * 5000)
 @example('{"8": 1e999}')
 def test_mapping_json_is_refused_or_usable(raw):
-    try:
-        mapping = parse_mapping(raw)
-    except Invalid as exc:
-        assert exc.status_code == 422 and exc.message
-        return
-    _check_mapping(mapping)
+    _parse_and_check(raw)
 
 
 @given(st.dictionaries(KEYS, VALUES, max_size=5))
@@ -111,9 +111,4 @@ def test_mapping_json_is_refused_or_usable(raw):
 @example({"8": "²"})
 @example({"default": 1.0})
 def test_mapping_objects_resolve_or_are_refused(raw):
-    try:
-        mapping = parse_mapping(raw)
-    except Invalid as exc:
-        assert exc.status_code == 422 and exc.message
-        return
-    _check_mapping(mapping)
+    _parse_and_check(raw)
