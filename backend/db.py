@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_POOL = 40  # anyio's default thread-pool size: every request thread can hold one
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -54,7 +55,7 @@ class _WriterQueue:
         return self._fd
 
     def _lock_file(self, deadline: float) -> None:
-        pause = 0.0005
+        pause = 0.0001
         while True:
             try:
                 fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -63,7 +64,7 @@ class _WriterQueue:
                 if time.monotonic() > deadline:
                     raise TimeoutError("another process held the database for too long") from None
                 time.sleep(pause)
-                pause = min(pause * 2, 0.004)
+                pause = min(pause * 2, 0.0005)
 
     def before_execute(self, conn, _cursor, statement, _params, _context, _many) -> None:
         if not conn.info.get("writer") and not statement.lstrip()[:6].upper().startswith(
@@ -80,11 +81,37 @@ class _WriterQueue:
                     raise
             conn.info["writer"] = True
 
-    def end(self, conn) -> None:
-        if conn.info.pop("writer", False):
+    def end(self, proxied_connection) -> None:
+        try:
+            info = proxied_connection.info
+        except NotImplementedError:  # the dialect's first-connect probe: never a writer
+            return
+        if info.pop("writer", False):
             if self.lock_path is not None:
                 fcntl.flock(self._file(), fcntl.LOCK_UN)
             self.lock.release()
+
+    def wrap(self, dialect) -> None:
+        """Release the lock once the database has committed or rolled back, not before.
+
+        SQLAlchemy's commit/rollback events fire before the DBAPI call; a lock released there
+        let the next writer meet SQLite's own lock and its busy back-off sleeps (tens of ms).
+        """
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def do_commit(proxied_connection) -> None:
+            try:
+                commit(proxied_connection)
+            finally:
+                self.end(proxied_connection)
+
+        def do_rollback(proxied_connection) -> None:
+            try:
+                rollback(proxied_connection)
+            finally:
+                self.end(proxied_connection)
+
+        dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
 
 def make_engine(url: str) -> Engine:
@@ -92,14 +119,21 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # A pool as large as the thread pool: a request beyond pool_size would otherwise open
+        # (and run the pragmas on) a fresh connection and close it again afterwards.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=SQLITE_POOL,
+            max_overflow=0,
+            pool_timeout=60,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         database = make_url(url).database
         lock_path = Path(database + "-writer.lock") if database and database != ":memory:" else None
         writers = _WriterQueue(timeout=30, lock_path=lock_path)
         event.listen(engine, "before_cursor_execute", writers.before_execute)
-        event.listen(engine, "commit", writers.end)
-        event.listen(engine, "rollback", writers.end)
+        writers.wrap(engine.dialect)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

@@ -79,13 +79,17 @@ class LocalStorage(AtomicWrites):
         os.replace(src, dest)
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        """Write bytes under a key atomically."""
-        tmp = self.temp_path()
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        self.put_file(tmp, key)
+        """Write bytes under a key atomically (durable before the key appears)."""
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir)
+        try:
+            with open(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self.put_file(Path(name), key)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
 
     def open_read(self, key: str) -> BinaryIO:
         """Open a stored file for reading."""

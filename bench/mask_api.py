@@ -7,17 +7,23 @@ worst case) and paced (each saves once a second, as an autosaving painter does a
 Compares one and two web processes in the same run. Prints p50/p99 latency, errors, and checks
 that no acknowledged version was lost (every acknowledged version is readable afterwards, byte
 for byte).
+
+The clients run on the same 2 cores as the server, so they are an aiohttp load generator
+(about 0.4 ms of CPU per save, measured) rather than httpx (about 2 ms): a heavy client would
+measure itself. The CPU both sides used per save is printed with the latencies.
 """
 
 import argparse
 import asyncio
 import io
+import os
 import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 from PIL import Image
 from rich.console import Console
@@ -28,7 +34,7 @@ from backend.db import upgrade_database
 from tests import http
 from tests.live import LiveServer
 
-console = Console()
+console = Console(width=150)
 
 
 def _png(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -50,21 +56,21 @@ def _mask(seed: int, width: int, height: int) -> bytes:
 
 
 async def _client(server, frame_id, rounds, bodies, acked, latencies, pace_s):
-    async with server.async_client(timeout=60) as http:
+    auth = {"Authorization": f"Bearer {server.admin_token}"}
+    async with aiohttp.ClientSession(server.url, headers=auth) as client:
         version, errors = 0, 0
         # Paced clients start at random offsets, as painters do not all stop stroking at once.
         await asyncio.sleep(random.Random(frame_id).uniform(0, pace_s))
         for r in range(rounds):
             body = bodies[r % len(bodies)]
             start = time.perf_counter()
-            res = await http.put(
-                f"/api/frames/{frame_id}/mask",
-                content=body,
-                headers={"If-Match": f'"{version}"', "Content-Type": "image/png"},
-            )
+            headers = {"If-Match": f'"{version}"', "Content-Type": "image/png"}
+            url = f"/api/frames/{frame_id}/mask"
+            async with client.put(url, data=body, headers=headers) as res:
+                answer = await res.json()
             latencies.append(time.perf_counter() - start)
-            if res.status_code == 200:
-                version = res.json()["version"]
+            if res.status == 200:
+                version = answer["version"]
                 acked.append((frame_id, version, body))
             else:
                 errors += 1
@@ -79,6 +85,28 @@ async def _run(server, frames: list[int], rounds: int, bodies: list[bytes], pace
         *(_client(server, f, rounds, bodies, acked, latencies, pace_s) for f in frames)
     )
     return acked, latencies, sum(errors), time.perf_counter() - started
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes, from /proc (Linux)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(root: int) -> list[int]:
+    """The web process and its children (uvicorn's worker processes)."""
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                todo += [int(child) for child in fh.read().split()]
+    return pids
 
 
 def main() -> None:
@@ -101,8 +129,8 @@ def main() -> None:
     table = Table(
         title=f"mask PUT, {args.clients} clients x {args.rounds}, {args.width}x{args.height}"
     )
-    columns = ("web processes", "pace s", "requests", "p50 ms", "p99 ms", "max ms", "req/s")
-    for col in (*columns, "errors", "lost versions"):
+    columns = ("web procs", "pace s", "saves", "p50 ms", "p99 ms", "max ms", "saves/s")
+    for col in (*columns, "server CPU ms/save", "client CPU ms/save", "errors", "lost"):
         table.add_column(col)
     for workers in [int(w) for w in args.web_workers.split(",")]:
         for pace in [float(p) for p in args.pace.split(",")]:
@@ -128,7 +156,11 @@ def _measure(args, web_workers: int, pace_s: float) -> list[str]:
             ).json()
             bodies = [_mask(s, args.width, args.height) for s in range(8)]
             ids = [f["id"] for f in frames]
+            pids = _server_pids(server.web.pid)
+            cpu_before = _cpu_seconds(pids), time.process_time()
             acked, lat, errors, wall = asyncio.run(_run(server, ids, args.rounds, bodies, pace_s))
+            server_cpu = _cpu_seconds(pids) - cpu_before[0]
+            client_cpu = time.process_time() - cpu_before[1]
             lost = 0
             for frame_id, version, body in acked:
                 got = http.get(f"{base}/api/frames/{frame_id}/masks/{version}")
@@ -142,6 +174,8 @@ def _measure(args, web_workers: int, pace_s: float) -> list[str]:
         f"{lat_ms[int(0.99 * (len(lat_ms) - 1))]:.1f}",
         f"{lat_ms[-1]:.1f}",
         f"{len(lat_ms) / wall:.0f}",
+        f"{server_cpu / len(lat_ms) * 1000:.1f}",
+        f"{client_cpu / len(lat_ms) * 1000:.1f}",
         str(errors),
         str(lost),
     ]

@@ -11,6 +11,7 @@ import hmac
 from fastapi import Depends, Request
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import DbSession
 from backend.errors import Forbidden
@@ -56,8 +57,13 @@ def _check_csrf(request: Request, identity: Identity) -> None:
         )
 
 
-def authorize(request: Request, session: Session = DbSession) -> Identity:
+async def authorize(request: Request, session: Session = DbSession) -> Identity:
     """Who is asking (session cookie or Bearer token), checked against the route's project."""
+    # One pool-thread hop for all of the check's queries.
+    return await run_in_threadpool(_authorize, request, session)
+
+
+def _authorize(request: Request, session: Session) -> Identity:
     identity = identify(
         session, request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
     )
@@ -72,6 +78,9 @@ def authorize(request: Request, session: Session = DbSession) -> Identity:
             role = access.authorize(session, identity.user, *scope, need)
     # Pages show controls by the role in the project they are about (checked here once).
     request.state.identity, request.state.role = identity, role
+    # End the check's transaction: a request waiting for a pool thread must not hold a
+    # database connection (or, on SQLite, pin a WAL snapshot) meanwhile.
+    session.commit()
     return identity
 
 

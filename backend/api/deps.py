@@ -1,34 +1,60 @@
 """Request-scoped dependencies taken from the application's state."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend.config import Settings
-from backend.db import session_scope
 from backend.storage import LocalStorage
 
+# These are coroutines although they do no I/O: FastAPI runs a plain function dependency on a
+# pool thread, a hop that costs more than the dependency itself.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.settings
 
 
-def get_storage(request: Request) -> LocalStorage:
+async def get_storage(request: Request) -> LocalStorage:
     """The app's media storage."""
     return request.app.state.storage
 
 
-def get_dispatcher(request: Request):
+async def get_dispatcher(request: Request):
     """The object that sends jobs to workers (dispatch and revoke)."""
     return request.app.state.dispatcher
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session committed when the route returns without error."""
-    with session_scope(request.app.state.sessions) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session committed when the route returns without error.
+
+    Opening a session does no I/O; ending one that still holds a transaction does, so only
+    then does it go to a pool thread (a service that committed itself needs no second hop).
+    """
+    session = request.app.state.sessions()
+    try:
         yield session
+    except BaseException:
+        await _finish(session, session.rollback)
+        raise
+    await _finish(session, session.commit)
+
+
+async def _finish(session: Session, end) -> None:
+    if session.in_transaction():
+        await run_in_threadpool(_end_and_close, session, end)
+    else:
+        session.close()
+
+
+def _end_and_close(session: Session, end) -> None:
+    try:
+        end()
+    finally:
+        session.close()
 
 
 # Function scope: the commit happens before the response is sent, so a client that gets 201
@@ -36,6 +62,6 @@ def get_session(request: Request) -> Iterator[Session]:
 DbSession = Depends(get_session, scope="function")
 
 
-def get_login_limiter(request: Request):
+async def get_login_limiter(request: Request):
     """The app's failed-login throttle."""
     return request.app.state.login_limiter

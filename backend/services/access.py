@@ -1,6 +1,6 @@
 """Who may see and change which project: roles, and the project a request is about."""
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from backend.errors import Forbidden, NotFound
@@ -8,6 +8,11 @@ from backend.models import Frame, Job, Membership, Project, SegModel, User, Vide
 from backend.models.membership import ROLES
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
+# Built once: the access check runs before every request.
+_ROLE = select(Membership.__table__.c.role).where(
+    Membership.__table__.c.project_id == bindparam("project_id"),
+    Membership.__table__.c.user_id == bindparam("user_id"),
+)
 # What each path parameter names, and how it is called in a 404.
 SCOPES = {
     "project_id": (Project, "Project"),
@@ -16,16 +21,18 @@ SCOPES = {
     "job_id": (Job, "Job"),
     "model_id": (SegModel, "Model"),
 }
+_PROJECT_OF = {
+    param: select(model.__table__.c.project_id).where(model.__table__.c.id == bindparam("id"))
+    for param, (model, _label) in SCOPES.items()
+    if param != "project_id"
+}
 
 
 def role_in(session: Session, user: User, project_id: int) -> str | None:
     """The user's role in a project (admins are owners everywhere), or None."""
     if user.is_admin:
         return "owner"
-    query = select(Membership.role).where(
-        Membership.project_id == project_id, Membership.user_id == user.id
-    )
-    return session.scalar(query)
+    return session.scalar(_ROLE, {"project_id": project_id, "user_id": user.id})
 
 
 def visible_projects(session: Session, user: User) -> set[int] | None:
@@ -62,17 +69,17 @@ def authorize(session: Session, user: User, param: str, value: int, need: str) -
 
     Returns the user's role in its project; None for things of no project.
     """
-    model, label = SCOPES[param]
+    label = SCOPES[param][1]
     missing = f"{label} {value} does not exist."
     if param == "project_id":
         return require_role(session, user, value, need, missing)
-    row = session.get(model, value)
-    if row is None:
+    found = session.execute(_PROJECT_OF[param], {"id": value}).one_or_none()
+    if found is None:
         raise NotFound(missing)
-    if row.project_id is None:
+    if found.project_id is None:
         require_shared(user, need)
         return None
-    return require_role(session, user, row.project_id, need, missing)
+    return require_role(session, user, found.project_id, need, missing)
 
 
 def check_upload_target(session: Session, user: User, project_id: int | None) -> None:

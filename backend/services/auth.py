@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -108,27 +108,44 @@ def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
     return row
 
 
+# Built once: these run before every request (constructing a statement costs more than
+# running it on SQLite).
+_BY_TOKEN = (
+    select(User, ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
+_TOKEN_USED = (
+    update(ApiToken.__table__)
+    .where(ApiToken.__table__.c.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"))
+)
+_BY_COOKIE = (
+    select(User, AuthSession.id, AuthSession.expires_at, AuthSession.csrf_token)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(AuthSession.token_hash == bindparam("digest"))
+)
+
+
 def _from_token(session: Session, secret: str) -> Identity:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
-    if row is None or row.revoked_at is not None:
+    found = session.execute(_BY_TOKEN, {"digest": _digest(secret)}).one_or_none()
+    if found is None or found.revoked_at is not None:
         raise Unauthenticated("The API token is unknown or was revoked.")
-    user = session.get(User, row.user_id)
-    if not user.is_active:
+    if not found.User.is_active:
         raise Unauthenticated("This account is disabled.")
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > TOKEN_USE_RESOLUTION:
-        row.last_used_at = now
-    return Identity(user, "token")
+    if found.last_used_at is None or now - found.last_used_at > TOKEN_USE_RESOLUTION:
+        session.execute(_TOKEN_USED, {"token_id": found.id, "now": now})
+    return Identity(found.User, "token")
 
 
 def _from_cookie(session: Session, secret: str) -> Identity:
-    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == _digest(secret)))
-    if row is None or row.expires_at <= utcnow():
+    found = session.execute(_BY_COOKIE, {"digest": _digest(secret)}).one_or_none()
+    if found is None or found.expires_at <= utcnow():
         raise Unauthenticated("Your session has expired; sign in again.")
-    user = session.get(User, row.user_id)
-    if not user.is_active:
+    if not found.User.is_active:
         raise Unauthenticated("This account is disabled.")
-    return Identity(user, "cookie", row.csrf_token, row.id)
+    return Identity(found.User, "cookie", found.csrf_token, found.id)
 
 
 def identify(session: Session, authorization: str | None, cookie: str | None) -> Identity:

@@ -1,12 +1,13 @@
 """Mask versions of frames: read, save with optimistic concurrency, list, restore."""
 
 import re
+from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, Invalid, NotFound, PreconditionRequired
-from backend.models import Frame, Mask
+from backend.models import Frame, LabelClass, Mask
 from backend.services.frames import get_frame
 from backend.services.mask_codec import blank_mask, check_mask, encode_mask
 from backend.services.projects import get_project
@@ -53,6 +54,43 @@ def _version_bytes(session: Session, storage: LocalStorage, frame: Frame, versio
         return fh.read()
 
 
+@dataclass(frozen=True)
+class SavedVersion:
+    """What a save acknowledges: the new version and its pixels per class id."""
+
+    version: int
+    class_pixel_counts: dict[str, int]
+
+
+# The save is the painter's hot path (an autosave every few seconds per annotator), so its
+# statements are built once and run as Core SQL: no ORM objects, one row read, one update,
+# one insert.
+_FRAMES, _CLASSES, _MASKS = Frame.__table__, LabelClass.__table__, Mask.__table__
+_FRAME = select(
+    _FRAMES.c.project_id,
+    _FRAMES.c.width,
+    _FRAMES.c.height,
+    _FRAMES.c.mask_version,
+    select(func.count(_CLASSES.c.id))
+    .where(_CLASSES.c.project_id == _FRAMES.c.project_id)
+    .scalar_subquery(),
+).where(_FRAMES.c.id == bindparam("frame_id"))
+# The conditional update is the lock: of two concurrent saves of one version, one wins.
+_ADVANCE = (
+    update(_FRAMES)
+    .where(_FRAMES.c.id == bindparam("frame_id"), _FRAMES.c.mask_version == bindparam("expected"))
+    .values(
+        mask_version=bindparam("expected") + 1,
+        label_status=case(
+            (_FRAMES.c.label_status == "unlabeled", "in_progress"),
+            else_=_FRAMES.c.label_status,
+        ),
+    )
+)
+_CURRENT = select(_FRAMES.c.mask_version).where(_FRAMES.c.id == bindparam("frame_id"))
+_ADD_VERSION = insert(_MASKS)
+
+
 def save_mask(
     session: Session,
     storage: LocalStorage,
@@ -60,62 +98,31 @@ def save_mask(
     data: bytes,
     expected_version: int,
     source: str = "painter",
-) -> Mask:
+) -> SavedVersion:
     """Store a new version if the client edited the current one; file first, then the row."""
-    frame = get_frame(session, frame_id)
-    project = get_project(session, frame.project_id)
-    counts = check_mask(data, frame.width, frame.height, len(project.classes))
-    return _store(session, storage, frame, counts, data, expected_version, source)
-
-
-def _store(
-    session: Session,
-    storage: LocalStorage,
-    frame: Frame,
-    counts: dict[str, int],
-    data: bytes,
-    expected_version: int,
-    source: str,
-) -> Mask:
-    if frame.mask_version != expected_version:
-        raise StaleVersion(frame.id, frame.mask_version)
-    key = new_key(f"projects/{frame.project_id}/masks", ".png")
+    row = session.execute(_FRAME, {"frame_id": frame_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"Frame {frame_id} does not exist.")
+    project_id, width, height, current, n_classes = row
+    counts = check_mask(data, width, height, n_classes)
+    if current != expected_version:
+        raise StaleVersion(frame_id, current)
+    key = new_key(f"projects/{project_id}/masks", ".png")
     storage.put_bytes(key, data)
-    # The conditional update is the lock: of two concurrent saves of one version, one wins.
-    won = session.execute(
-        update(Frame)
-        .where(Frame.id == frame.id, Frame.mask_version == expected_version)
-        .values(
-            mask_version=expected_version + 1,
-            label_status=_status_after_save(frame.label_status),
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if won != 1:
-        storage.delete(key)
-        session.rollback()
-        raise StaleVersion(frame.id, get_frame(session, frame.id).mask_version)
-    mask = Mask(
-        frame_id=frame.id,
-        version=expected_version + 1,
-        storage_key=key,
-        class_pixel_counts=counts,
-        source=source,
-    )
-    session.add(mask)
     try:
+        won = session.execute(_ADVANCE, {"frame_id": frame_id, "expected": expected_version})
+        if won.rowcount != 1:
+            raise StaleVersion(frame_id, session.scalar(_CURRENT, {"frame_id": frame_id}))
+        version = {"frame_id": frame_id, "version": expected_version + 1, "storage_key": key}
+        session.execute(_ADD_VERSION, {**version, "class_pixel_counts": counts, "source": source})
         # Commit here, not when the request ends: the version is acknowledged only once it
         # is durable, and the database's single write lock is held as briefly as possible.
         session.commit()
-    except Exception:
+    except BaseException:
         session.rollback()
         storage.delete(key)
         raise
-    return mask
-
-
-def _status_after_save(status: str) -> str:
-    return "in_progress" if status == "unlabeled" else status
+    return SavedVersion(expected_version + 1, counts)
 
 
 def list_versions(session: Session, frame_id: int) -> list[Mask]:
@@ -132,7 +139,7 @@ def read_version(session: Session, storage: LocalStorage, frame_id: int, version
 
 def restore_version(
     session: Session, storage: LocalStorage, frame_id: int, version: int, expected_version: int
-) -> Mask:
+) -> SavedVersion:
     """Make an earlier version current again, as a new version (history is never rewritten)."""
     data = read_version(session, storage, frame_id, version)
     return save_mask(session, storage, frame_id, data, expected_version, source="restore")
