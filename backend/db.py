@@ -119,18 +119,18 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        in_memory = not database or database == ":memory:"
         # A pool as large as the thread pool: a request beyond pool_size would otherwise open
-        # (and run the pragmas on) a fresh connection and close it again afterwards.
+        # (and run the pragmas on) a fresh connection and close it again afterwards. It never
+        # makes anyone wait: a session waiting for the event loop may hold a connection while
+        # every thread waits for one, so extra connections are opened (and closed) instead.
+        pool = {} if in_memory else {"pool_size": SQLITE_POOL, "max_overflow": -1}
         engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=SQLITE_POOL,
-            max_overflow=0,
-            pool_timeout=60,
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        database = make_url(url).database
-        lock_path = Path(database + "-writer.lock") if database and database != ":memory:" else None
+        lock_path = None if in_memory else Path(database + "-writer.lock")
         writers = _WriterQueue(timeout=30, lock_path=lock_path)
         event.listen(engine, "before_cursor_execute", writers.before_execute)
         writers.wrap(engine.dialect)

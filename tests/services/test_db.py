@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.exc import OperationalError
 
-from backend.db import make_engine
+from backend.db import SQLITE_POOL, make_engine
 
 
 def _lock_is_taken(path) -> bool:
@@ -63,3 +63,19 @@ def test_concurrent_writers_all_land(tmp_path):
         conn.execute(text("INSERT INTO t VALUES (1)"))
         conn.execute(text("INSERT INTO missing VALUES (1)"))
     assert not _lock_is_taken(tmp_path / "app.db-writer.lock")
+
+
+def test_more_sessions_than_the_pool_holds_never_wait(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    connections = [engine.connect() for _ in range(SQLITE_POOL + 5)]
+    assert all(conn.scalar(text("SELECT 1")) == 1 for conn in connections)
+    for conn in connections:
+        conn.close()
+
+
+def test_in_memory_database_works():
+    engine = make_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        assert conn.scalar(text("SELECT count(*) FROM t")) == 1
