@@ -113,8 +113,16 @@ def save_mask(
         won = session.execute(_ADVANCE, {"frame_id": frame_id, "expected": expected_version})
         if won.rowcount != 1:
             raise StaleVersion(frame_id, session.scalar(_CURRENT, {"frame_id": frame_id}))
-        version = {"frame_id": frame_id, "version": expected_version + 1, "storage_key": key}
-        session.execute(_ADD_VERSION, {**version, "class_pixel_counts": counts, "source": source})
+        session.execute(
+            _ADD_VERSION,
+            {
+                "frame_id": frame_id,
+                "version": expected_version + 1,
+                "storage_key": key,
+                "class_pixel_counts": counts,
+                "source": source,
+            },
+        )
         # Commit here, not when the request ends: the version is acknowledged only once it
         # is durable, and the database's single write lock is held as briefly as possible.
         session.commit()
