@@ -29,6 +29,8 @@ from backend.api import (
     videos,
 )
 from backend.api.access import authorize
+from backend.api.connections import ConnectionBalancer
+from backend.api.deps import request_threads
 from backend.api.headers import SecurityHeaders
 from backend.config import Settings, load_settings
 from backend.db import make_engine, make_sessionmaker, session_scope
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
     app.state.sessions = make_sessionmaker(app.state.engine)
     app.state.storage = make_storage(settings)
     app.state.dispatcher = dispatcher or _default_dispatcher(settings)
+    app.state.request_threads = request_threads()
     app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
     _add_error_handlers(app)
     app.include_router(health.router)
@@ -140,6 +143,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ConnectionBalancer, processes=settings.web_workers)
     return app
 
 

@@ -11,9 +11,8 @@ import hmac
 from fastapi import Depends, Request
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import DbSession
+from backend.api.deps import DbSession, in_request_thread
 from backend.errors import Forbidden
 from backend.services import access
 from backend.services.auth import SESSION_COOKIE, Identity, identify
@@ -60,7 +59,7 @@ def _check_csrf(request: Request, identity: Identity) -> None:
 async def authorize(request: Request, session: Session = DbSession) -> Identity:
     """Who is asking (session cookie or Bearer token), checked against the route's project."""
     # One pool-thread hop for all of the check's queries.
-    return await run_in_threadpool(_authorize, request, session)
+    return await in_request_thread(request, _authorize, request, session)
 
 
 def _authorize(request: Request, session: Session) -> Identity:

@@ -3,10 +3,9 @@
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from backend.api.access import role
-from backend.api.deps import DbSession, get_storage
+from backend.api.deps import DbSession, get_storage, in_request_thread
 from backend.errors import TooLarge
 from backend.schemas.masks import MaskSaved, MaskVersionOut
 from backend.services import masks
@@ -52,6 +51,7 @@ def get_mask(frame_id: int, session: Session = DbSession, storage=Depends(get_st
     openapi_extra={**PNG_BODY, **role("annotator")},
 )
 async def put_mask(
+    request: Request,
     frame_id: int,
     data: bytes = Depends(png_body),
     if_match: str | None = Header(None),
@@ -61,7 +61,9 @@ async def put_mask(
     """Save a new version; 409 with current_version if If-Match names an older one."""
     version = masks.parse_if_match(if_match)
     # A coroutine with one explicit hop: the save is the painter's hot path.
-    return await run_in_threadpool(masks.save_mask, session, storage, frame_id, data, version)
+    return await in_request_thread(
+        request, masks.save_mask, session, storage, frame_id, data, version
+    )
 
 
 @router.get("/api/frames/{frame_id}/masks", response_model=list[MaskVersionOut])

@@ -1,12 +1,17 @@
-"""Two web processes (the default) share one SQLite database without losing or refusing saves."""
+"""Two web processes (the default): one SQLite database without losing or refusing saves, and
+an even share of long-lived keep-alive connections."""
 
 import asyncio
 import io
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from backend.api.connections import established
 from backend.config import Settings
 from backend.db import upgrade_database
 from tests.live import LiveServer
@@ -64,4 +69,52 @@ def test_two_web_processes_save_concurrently_on_sqlite(tmp_path):
         assert log.count("Started server process") == 2  # really two processes
         assert "database is locked" not in log
     finally:
+        server.stop()
+
+
+def _web_processes(pid: int) -> list[int]:
+    """uvicorn's worker processes under its supervisor (not multiprocessing's tracker)."""
+    children = [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def test_keep_alive_connections_spread_evenly_over_two_web_processes(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", web_workers=2)
+    upgrade_database(settings)
+    server = LiveServer(settings, tmp_path / "logs")
+    server.start(worker_queues=())
+    stop, failures = threading.Event(), []
+
+    def keep_asking(client):
+        # One keep-alive connection per client; a `Connection: close` answer makes the client
+        # open a new one for its next request, which must then succeed as usual.
+        while not stop.is_set():
+            res = client.get("/api/health")
+            if res.status_code != 200:
+                failures.append(res.status_code)
+
+    clients = [server.client(timeout=30) for _ in range(16)]
+    try:
+        processes = _web_processes(server.web.pid)
+        assert len(processes) == 2
+        with ThreadPoolExecutor(len(clients)) as pool:
+            for client in clients:  # all connect at once, as a burst of painters would
+                pool.submit(keep_asking, client)
+            shares, deadline = [], time.monotonic() + 15
+            while time.monotonic() < deadline:
+                time.sleep(0.25)
+                shares = sorted(established(server.port, pid)[1] for pid in processes)
+                if sum(shares) == 16 and shares[1] - shares[0] <= 1:
+                    break
+            stop.set()
+        assert shares == [8, 8]
+        assert failures == []
+    finally:
+        stop.set()
+        for client in clients:
+            client.close()
         server.stop()
