@@ -16,8 +16,8 @@ T = TypeVar("T")
 # Threads per web process for the access check (every request) and mask saves. Few: a
 # process runs Python on one core at a time, and with many threads a thread holding SQLite's
 # write lock was preempted by the others while every writer of every process waited for it
-# (2-core VM, 16 clients saving masks: lock hold p99 13 ms with 40 threads, 4 ms with 2;
-# mask PUT p99 105-130 ms -> 85-95 ms). Other blocking routes keep Starlette's larger pool.
+# (2-core VM, 16 clients saving masks: lock hold p99 13-17 ms with 40 threads, 4 ms with 2;
+# mask PUT p99 105-115 ms -> 89-92 ms). Other blocking routes keep Starlette's larger pool.
 REQUEST_THREADS = 2
 
 
