@@ -103,18 +103,6 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _server_pids(root: int) -> list[int]:
-    """The web process and its children (uvicorn's worker processes)."""
-    pids, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as fh:
-                todo += [int(child) for child in fh.read().split()]
-    return pids
-
-
 def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -163,7 +151,7 @@ def _measure(args, web_workers: int, pace_s: float) -> list[str]:
             ).json()
             bodies = [_mask(s, args.width, args.height) for s in range(8)]
             ids = [f["id"] for f in frames]
-            pids = _server_pids(server.web.pid)
+            pids = server.web_pids()
             cpu_before = _cpu_seconds(pids), time.process_time()
             acked, lat, errors, wall = asyncio.run(_run(server, ids, args, bodies, pace_s))
             server_cpu = _cpu_seconds(pids) - cpu_before[0]

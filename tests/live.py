@@ -110,6 +110,17 @@ class LiveServer:
         headers = bearer(token or self.admin_token)
         return httpx.AsyncClient(base_url=self.url, headers=headers, **kwargs)
 
+    def web_pids(self) -> list[int]:
+        """The web process and all its descendants (uvicorn's workers, multiprocessing's
+        tracker), from Linux's /proc."""
+        pids, todo = [], [self.web.pid]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        return pids
+
     def kill_web(self) -> None:
         """kill -9 the web server process group, as a power cut or OOM kill would."""
         os.killpg(self.web.pid, signal.SIGKILL)

@@ -72,16 +72,6 @@ def test_two_web_processes_save_concurrently_on_sqlite(tmp_path):
         server.stop()
 
 
-def _web_processes(pid: int) -> list[int]:
-    """uvicorn's worker processes under its supervisor (not multiprocessing's tracker)."""
-    children = [
-        int(child)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    ]
-    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
-
-
 def test_keep_alive_connections_spread_evenly_over_two_web_processes(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", web_workers=2)
     upgrade_database(settings)
@@ -99,7 +89,12 @@ def test_keep_alive_connections_spread_evenly_over_two_web_processes(tmp_path):
 
     clients = [server.client(timeout=30) for _ in range(16)]
     try:
-        processes = _web_processes(server.web.pid)
+        # uvicorn's workers, not its supervisor or multiprocessing's resource tracker.
+        processes = [
+            pid
+            for pid in server.web_pids()
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
         assert len(processes) == 2
         with ThreadPoolExecutor(len(clients)) as pool:
             for client in clients:  # all connect at once, as a burst of painters would
