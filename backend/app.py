@@ -28,7 +28,7 @@ from backend.api import (
     users,
     videos,
 )
-from backend.api.access import authorize
+from backend.api.access import account, authorize, check_routes
 from backend.api.connections import ConnectionBalancer
 from backend.api.deps import request_threads
 from backend.api.headers import SecurityHeaders
@@ -137,13 +137,19 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
     ):
         app.include_router(module.router, dependencies=signed_in)
 
-    @app.get("/api/openapi.json", include_in_schema=False, dependencies=signed_in)
+    @app.get(
+        "/api/openapi.json",
+        include_in_schema=False,
+        dependencies=signed_in,
+        openapi_extra=account(),
+    )
     def openapi_document() -> dict:
         return app.openapi()
 
     app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ConnectionBalancer, processes=settings.web_workers)
+    check_routes(app)  # fail closed: a route that does not say how its project is found
     return app
 
 

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from backend.api.access import CurrentUser
+from backend.api.access import CurrentUser, account, anyone
 from backend.api.deps import DbSession, get_login_limiter, get_settings
 from backend.schemas.users import (
     LoginIn,
@@ -32,7 +32,7 @@ def _set_cookie(request: Request, response: Response, secret: str, settings) -> 
     )
 
 
-@public.post("/api/auth/login", response_model=SignedIn)
+@public.post("/api/auth/login", response_model=SignedIn, openapi_extra=anyone())
 def login(
     body: LoginIn,
     request: Request,
@@ -48,7 +48,7 @@ def login(
     return SignedIn(user=user, csrf_token=row.csrf_token)
 
 
-@router.post("/api/auth/logout", status_code=204)
+@router.post("/api/auth/logout", status_code=204, openapi_extra=account())
 def logout(response: Response, identity: Identity = CurrentUser, session: Session = DbSession):
     """Sign this browser out (the cookie stops working at once)."""
     if identity.session_id is not None:
@@ -56,13 +56,13 @@ def logout(response: Response, identity: Identity = CurrentUser, session: Sessio
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-@router.get("/api/auth/me", response_model=SignedIn)
+@router.get("/api/auth/me", response_model=SignedIn, openapi_extra=account())
 def me(identity: Identity = CurrentUser):
     """The signed-in user (and the CSRF token of a browser session)."""
     return SignedIn(user=identity.user, csrf_token=identity.csrf_token)
 
 
-@router.post("/api/auth/password", response_model=SignedIn)
+@router.post("/api/auth/password", response_model=SignedIn, openapi_extra=account())
 def change_password(
     body: PasswordChange,
     request: Request,
@@ -79,20 +79,20 @@ def change_password(
     return SignedIn(user=identity.user, csrf_token=row.csrf_token)
 
 
-@router.get("/api/tokens", response_model=list[TokenOut])
+@router.get("/api/tokens", response_model=list[TokenOut], openapi_extra=account())
 def list_tokens(identity: Identity = CurrentUser, session: Session = DbSession):
     """Your personal API tokens (without their secrets)."""
     return auth.list_tokens(session, identity.user)
 
 
-@router.post("/api/tokens", response_model=TokenCreated, status_code=201)
+@router.post("/api/tokens", response_model=TokenCreated, status_code=201, openapi_extra=account())
 def create_token(body: TokenCreate, identity: Identity = CurrentUser, session: Session = DbSession):
     """A new token for scripts and the CLI; its secret is in this answer only."""
     secret, row = auth.create_token(session, identity.user, body.name)
     return TokenCreated(token=secret, **TokenOut.model_validate(row).model_dump())
 
 
-@router.delete("/api/tokens/{token_id}", response_model=TokenOut)
+@router.delete("/api/tokens/{token_id}", response_model=TokenOut, openapi_extra=account())
 def revoke_token(token_id: int, identity: Identity = CurrentUser, session: Session = DbSession):
     """Revoke a token: requests carrying it are refused from now on."""
     return auth.revoke_token(session, identity.user, token_id)

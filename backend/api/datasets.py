@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
+from backend.api.access import account, by
 from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
 from backend.api.uploads import BINARY, discard, multipart_body, receive_files
 from backend.errors import Invalid
@@ -25,7 +26,7 @@ ZIP_BODY = multipart_body({"file": BINARY}, ["file"])
     "/api/projects/{project_id}/imports",
     response_model=JobOut,
     status_code=202,
-    openapi_extra=ZIP_BODY,
+    openapi_extra={**ZIP_BODY, **by("project_id")},
 )
 async def import_dataset(
     project_id: int,
@@ -61,13 +62,18 @@ async def import_dataset(
     return jobs.enqueue(session, job, dispatcher.dispatch)
 
 
-@router.get("/api/imports/presets", response_model=list[MappingPreset])
+@router.get("/api/imports/presets", response_model=list[MappingPreset], openapi_extra=account())
 def mapping_presets():
     """The named class mappings an import accepts."""
     return [{"name": name, "mapping": mapping} for name, mapping in PRESETS.items()]
 
 
-@router.post("/api/projects/{project_id}/exports", response_model=JobOut, status_code=202)
+@router.post(
+    "/api/projects/{project_id}/exports",
+    response_model=JobOut,
+    status_code=202,
+    openapi_extra=by("project_id"),
+)
 def export_dataset(
     project_id: int,
     body: ExportRequest,
@@ -79,7 +85,9 @@ def export_dataset(
     return jobs.enqueue(session, job, dispatcher.dispatch)
 
 
-@router.get("/api/exports/{job_id}/download", response_class=FileResponse)
+@router.get(
+    "/api/exports/{job_id}/download", response_class=FileResponse, openapi_extra=by("job_id")
+)
 def download_export(job_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The zip of a finished export job."""
     key, filename = exports.export_file(session, storage, job_id)

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 
-from backend.api.access import CurrentUser, role
+from backend.api.access import CurrentUser, by
 from backend.api.deps import DbSession, get_settings, get_storage
 from backend.api.uploads import BINARY, multipart_body, receive_files
 from backend.schemas.media import FrameOut, FrameUpdate, SplitCounts, SplitRequest
@@ -20,7 +20,7 @@ IMAGES_BODY = multipart_body({"files": {"type": "array", "items": BINARY}}, ["fi
     "/api/projects/{project_id}/images",
     response_model=list[FrameOut],
     status_code=201,
-    openapi_extra=IMAGES_BODY,
+    openapi_extra={**IMAGES_BODY, **by("project_id")},
 )
 async def upload_images(
     project_id: int,
@@ -35,7 +35,11 @@ async def upload_images(
     return frames.add_images(session, storage, settings, project_id, uploads)
 
 
-@router.get("/api/projects/{project_id}/frames", response_model=list[FrameOut])
+@router.get(
+    "/api/projects/{project_id}/frames",
+    response_model=list[FrameOut],
+    openapi_extra=by("project_id"),
+)
 def list_frames(
     project_id: int,
     split: str | None = None,
@@ -47,27 +51,31 @@ def list_frames(
     return frames.list_frames(session, project_id, split, label_status, video_id)
 
 
-@router.get("/api/frames/{frame_id}", response_model=FrameOut)
+@router.get("/api/frames/{frame_id}", response_model=FrameOut, openapi_extra=by("frame_id"))
 def get_frame(frame_id: int, session: Session = DbSession):
     """One frame."""
     return frames.get_frame(session, frame_id)
 
 
-@router.get("/api/frames/{frame_id}/image", response_class=FileResponse)
+@router.get(
+    "/api/frames/{frame_id}/image", response_class=FileResponse, openapi_extra=by("frame_id")
+)
 def frame_image(frame_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The frame's lossless PNG."""
     frame = frames.get_frame(session, frame_id)
     return FileResponse(storage.path(frame.storage_key), media_type="image/png")
 
 
-@router.get("/api/frames/{frame_id}/thumbnail")
+@router.get("/api/frames/{frame_id}/thumbnail", openapi_extra=by("frame_id"))
 def frame_thumbnail(frame_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """A small JPEG preview for grids (made once, then cached)."""
     data = frames.thumbnail(session, storage, frame_id)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
 
-@router.patch("/api/frames/{frame_id}", response_model=FrameOut, openapi_extra=role("annotator"))
+@router.patch(
+    "/api/frames/{frame_id}", response_model=FrameOut, openapi_extra=by("frame_id", "annotator")
+)
 def update_frame(
     frame_id: int, body: FrameUpdate, identity: Identity = CurrentUser, session: Session = DbSession
 ):
@@ -77,7 +85,9 @@ def update_frame(
     return frames.update_frame(session, frame_id, body.split, body.label_status)
 
 
-@router.post("/api/projects/{project_id}/splits", response_model=SplitCounts)
+@router.post(
+    "/api/projects/{project_id}/splits", response_model=SplitCounts, openapi_extra=by("project_id")
+)
 def assign_splits(project_id: int, body: SplitRequest, session: Session = DbSession):
     """Assign train/val/test to every frame without a manual override."""
     fractions = (body.train, body.val, body.test)

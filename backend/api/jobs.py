@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from backend.api.access import CurrentUser
+from backend.api.access import CurrentUser, by, listing
 from backend.api.deps import DbSession, get_dispatcher
 from backend.schemas.jobs import JobOut
 from backend.services import access, jobs
@@ -18,7 +18,7 @@ def _out(session: Session, job) -> JobOut:
     return out
 
 
-@router.get("", response_model=list[JobOut])
+@router.get("", response_model=list[JobOut], openapi_extra=listing())
 def list_jobs(
     project_id: int | None = None, identity: Identity = CurrentUser, session: Session = DbSession
 ):
@@ -27,19 +27,19 @@ def list_jobs(
     return [_out(session, job) for job in jobs.list_jobs(session, project_id, visible=visible)]
 
 
-@router.get("/{job_id}", response_model=JobOut)
+@router.get("/{job_id}", response_model=JobOut, openapi_extra=by("job_id"))
 def get_job(job_id: int, session: Session = DbSession):
     """A job's status, progress, message, error and result."""
     return _out(session, jobs.get_job(session, job_id))
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut)
+@router.post("/{job_id}/cancel", response_model=JobOut, openapi_extra=by("job_id"))
 def cancel_job(job_id: int, session: Session = DbSession, dispatcher=Depends(get_dispatcher)):
     """Cancel a queued job, or ask a running one to stop at its next step."""
     return _out(session, jobs.cancel_job(session, job_id, dispatcher.revoke))
 
 
-@router.post("/{job_id}/retry", response_model=JobOut)
+@router.post("/{job_id}/retry", response_model=JobOut, openapi_extra=by("job_id"))
 def retry_job(job_id: int, session: Session = DbSession, dispatcher=Depends(get_dispatcher)):
     """Queue a failed or cancelled job again."""
     return _out(

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from backend.api.access import role
+from backend.api.access import by
 from backend.api.deps import DbSession, get_storage, in_request_thread
 from backend.errors import TooLarge
 from backend.schemas.masks import MaskSaved, MaskVersionOut
@@ -39,7 +39,7 @@ def _png(data: bytes, version: int) -> Response:
     )
 
 
-@router.get("/api/frames/{frame_id}/mask", response_class=Response)
+@router.get("/api/frames/{frame_id}/mask", response_class=Response, openapi_extra=by("frame_id"))
 def get_mask(frame_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The current mask (8-bit class ids, 255 = unlabeled) with its version as ETag."""
     return _png(*masks.read_mask(session, storage, frame_id))
@@ -48,7 +48,7 @@ def get_mask(frame_id: int, session: Session = DbSession, storage=Depends(get_st
 @router.put(
     "/api/frames/{frame_id}/mask",
     response_model=MaskSaved,
-    openapi_extra={**PNG_BODY, **role("annotator")},
+    openapi_extra={**PNG_BODY, **by("frame_id", "annotator")},
 )
 async def put_mask(
     request: Request,
@@ -66,13 +66,19 @@ async def put_mask(
     )
 
 
-@router.get("/api/frames/{frame_id}/masks", response_model=list[MaskVersionOut])
+@router.get(
+    "/api/frames/{frame_id}/masks",
+    response_model=list[MaskVersionOut],
+    openapi_extra=by("frame_id"),
+)
 def list_mask_versions(frame_id: int, session: Session = DbSession):
     """Every saved version, newest first."""
     return masks.list_versions(session, frame_id)
 
 
-@router.get("/api/frames/{frame_id}/masks/{version}", response_class=Response)
+@router.get(
+    "/api/frames/{frame_id}/masks/{version}", response_class=Response, openapi_extra=by("frame_id")
+)
 def get_mask_version(
     frame_id: int,
     version: int,
@@ -86,7 +92,7 @@ def get_mask_version(
 @router.post(
     "/api/frames/{frame_id}/masks/{version}/restore",
     response_model=MaskSaved,
-    openapi_extra=role("annotator"),
+    openapi_extra=by("frame_id", "annotator"),
 )
 def restore_mask_version(
     frame_id: int,

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from backend.api.access import account, anyone, by, listing
 from backend.api.deps import DbSession, get_settings
 from backend.services import frames, jobs, projects, seg_models, training
 
@@ -35,25 +36,25 @@ def _local_path(target: str) -> str:
     return "/"
 
 
-@public.get("/login", response_class=HTMLResponse)
+@public.get("/login", response_class=HTMLResponse, openapi_extra=anyone())
 def login_page(request: Request, next: str = "/"):
     """The sign-in form."""
     return TEMPLATES.TemplateResponse(request, "login.html", {"next": _local_path(next)})
 
 
-@router.get("/account", response_class=HTMLResponse)
+@router.get("/account", response_class=HTMLResponse, openapi_extra=account())
 def account_page(request: Request):
     """Your account: password, personal API tokens, sign-out; accounts for administrators."""
     return TEMPLATES.TemplateResponse(request, "account.html", {})
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, openapi_extra=listing())
 def project_list(request: Request):
     """Projects: list and create."""
     return TEMPLATES.TemplateResponse(request, "projects.html", {})
 
 
-@router.get("/projects/{project_id}", response_class=HTMLResponse)
+@router.get("/projects/{project_id}", response_class=HTMLResponse, openapi_extra=by("project_id"))
 def project_page(
     project_id: int,
     request: Request,
@@ -66,27 +67,29 @@ def project_page(
     return TEMPLATES.TemplateResponse(request, "project.html", context)
 
 
-@router.get("/jobs", response_class=HTMLResponse)
+@router.get("/jobs", response_class=HTMLResponse, openapi_extra=listing())
 def job_list(request: Request):
     """All jobs (optionally one project's, via ?project_id=), refreshed live."""
     return TEMPLATES.TemplateResponse(request, "jobs.html", {})
 
 
-@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+@router.get("/jobs/{job_id}", response_class=HTMLResponse, openapi_extra=by("job_id"))
 def job_page(job_id: int, request: Request, session: Session = DbSession):
     """A job with live progress."""
     job = jobs.get_job(session, job_id)
     return TEMPLATES.TemplateResponse(request, "job.html", {"job": job})
 
 
-@router.get("/jobs/{job_id}/report", response_class=HTMLResponse)
+@router.get("/jobs/{job_id}/report", response_class=HTMLResponse, openapi_extra=by("job_id"))
 def report_page(job_id: int, request: Request, session: Session = DbSession):
     """The before/after report of a fine-tune (or the side-by-side of a two-model evaluation)."""
     job = jobs.get_job(session, job_id)
     return TEMPLATES.TemplateResponse(request, "report.html", {"job": job})
 
 
-@router.get("/projects/{project_id}/models", response_class=HTMLResponse)
+@router.get(
+    "/projects/{project_id}/models", response_class=HTMLResponse, openapi_extra=by("project_id")
+)
 def models_page(
     project_id: int,
     request: Request,
@@ -103,21 +106,25 @@ def models_page(
     return TEMPLATES.TemplateResponse(request, "models.html", context)
 
 
-@router.get("/projects/{project_id}/train", response_class=HTMLResponse)
+@router.get(
+    "/projects/{project_id}/train", response_class=HTMLResponse, openapi_extra=by("project_id")
+)
 def launch_page(project_id: int, request: Request, session: Session = DbSession):
     """Launch a fine-tune: base model, recipe, class map and the data check."""
     context = {"project": projects.get_project(session, project_id), "presets": training.PRESETS}
     return TEMPLATES.TemplateResponse(request, "launch.html", context)
 
 
-@router.get("/projects/{project_id}/compare", response_class=HTMLResponse)
+@router.get(
+    "/projects/{project_id}/compare", response_class=HTMLResponse, openapi_extra=by("project_id")
+)
 def compare_page(project_id: int, request: Request, session: Session = DbSession):
     """Compare two models on the project's test frames, side by side."""
     project = projects.get_project(session, project_id)
     return TEMPLATES.TemplateResponse(request, "compare.html", {"project": project})
 
 
-@router.get("/frames/{frame_id}", response_class=HTMLResponse)
+@router.get("/frames/{frame_id}", response_class=HTMLResponse, openapi_extra=by("frame_id"))
 def painter_page(frame_id: int, request: Request, session: Session = DbSession):
     """The mask painter for one frame."""
     frame = frames.get_frame(session, frame_id)

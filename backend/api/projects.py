@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from backend.api.access import CurrentUser
+from backend.api.access import CurrentUser, account, by, listing
 from backend.api.deps import DbSession, get_storage
 from backend.schemas.projects import ProjectCreate, ProjectOut, ProjectUpdate
 from backend.services import access, projects
@@ -17,7 +17,7 @@ def _specs(classes) -> list[ClassSpec] | None:
     return None if classes is None else [ClassSpec(c.name, c.color) for c in classes]
 
 
-@router.post("", response_model=ProjectOut, status_code=201)
+@router.post("", response_model=ProjectOut, status_code=201, openapi_extra=account())
 def create_project(
     body: ProjectCreate, identity: Identity = CurrentUser, session: Session = DbSession
 ):
@@ -27,19 +27,19 @@ def create_project(
     )
 
 
-@router.get("", response_model=list[ProjectOut])
+@router.get("", response_model=list[ProjectOut], openapi_extra=listing())
 def list_projects(identity: Identity = CurrentUser, session: Session = DbSession):
     """The projects you belong to (all of them for an administrator)."""
     return projects.list_projects(session, access.visible_projects(session, identity.user))
 
 
-@router.get("/{project_id}", response_model=ProjectOut)
+@router.get("/{project_id}", response_model=ProjectOut, openapi_extra=by("project_id"))
 def get_project(project_id: int, session: Session = DbSession):
     """One project with its classes."""
     return projects.get_project(session, project_id)
 
 
-@router.patch("/{project_id}", response_model=ProjectOut)
+@router.patch("/{project_id}", response_model=ProjectOut, openapi_extra=by("project_id"))
 def update_project(project_id: int, body: ProjectUpdate, session: Session = DbSession):
     """Rename a project or edit its classes."""
     return projects.update_project(
@@ -47,7 +47,7 @@ def update_project(project_id: int, body: ProjectUpdate, session: Session = DbSe
     )
 
 
-@router.delete("/{project_id}", status_code=204)
+@router.delete("/{project_id}", status_code=204, openapi_extra=by("project_id"))
 def delete_project(project_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """Delete a project with its videos, frames and jobs."""
     prefixes = projects.delete_project(session, project_id)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from backend.api.access import by
 from backend.api.deps import DbSession, get_storage
 from backend.schemas.reports import ReportOut
 from backend.services import reports
@@ -24,7 +25,12 @@ def _attachment(job_id: int, suffix: str) -> dict[str, str]:
 
 
 # Unset fields (a comparison's labels and model_ids) are left out of a fine-tune's report.
-@router.get("/{job_id}/report", response_model=ReportOut, response_model_exclude_unset=True)
+@router.get(
+    "/{job_id}/report",
+    response_model=ReportOut,
+    response_model_exclude_unset=True,
+    openapi_extra=by("job_id"),
+)
 def get_report(
     job_id: int,
     session: Session = DbSession,
@@ -34,7 +40,9 @@ def get_report(
     return reports.get_report(session, storage, job_id)
 
 
-@router.get("/{job_id}/report/figures/{name}.png", response_class=Response)
+@router.get(
+    "/{job_id}/report/figures/{name}.png", response_class=Response, openapi_extra=by("job_id")
+)
 def get_figure(
     job_id: int,
     name: str,
@@ -45,7 +53,7 @@ def get_figure(
     return Response(reports.get_figure(session, storage, job_id, name), media_type="image/png")
 
 
-@router.get("/{job_id}/report/timeline.gif", response_class=Response)
+@router.get("/{job_id}/report/timeline.gif", response_class=Response, openapi_extra=by("job_id"))
 def get_timeline_gif(
     job_id: int,
     session: Session = DbSession,
@@ -56,7 +64,9 @@ def get_timeline_gif(
     return Response(data, media_type="image/gif")
 
 
-@router.get("/{job_id}/timeline/{iteration}/{k}.png", response_class=Response)
+@router.get(
+    "/{job_id}/timeline/{iteration}/{k}.png", response_class=Response, openapi_extra=by("job_id")
+)
 def get_timeline_overlay(
     job_id: int,
     iteration: int,
@@ -69,7 +79,7 @@ def get_timeline_overlay(
     return Response(data, media_type="image/png")
 
 
-@router.get("/{job_id}/report.html", response_class=HTMLResponse)
+@router.get("/{job_id}/report.html", response_class=HTMLResponse, openapi_extra=by("job_id"))
 def download_html(
     job_id: int,
     session: Session = DbSession,
@@ -80,7 +90,7 @@ def download_html(
     return HTMLResponse(page, headers=_attachment(job_id, "html"))
 
 
-@router.get("/{job_id}/report.json", response_class=Response)
+@router.get("/{job_id}/report.json", response_class=Response, openapi_extra=by("job_id"))
 def download_json(
     job_id: int,
     session: Session = DbSession,
@@ -91,7 +101,7 @@ def download_json(
     return Response(body, media_type="application/json", headers=_attachment(job_id, "json"))
 
 
-@router.get("/{job_id}/report.csv", response_class=Response)
+@router.get("/{job_id}/report.csv", response_class=Response, openapi_extra=by("job_id"))
 def download_csv(
     job_id: int,
     session: Session = DbSession,

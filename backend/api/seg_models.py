@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from backend.api.access import CurrentUser
+from backend.api.access import CurrentUser, by, listing, upload_target
 from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
 from backend.api.uploads import BINARY, discard, multipart_body, receive_files
 from backend.errors import DomainError, Invalid
@@ -37,7 +37,12 @@ def _int(texts: dict[str, str], key: str) -> int | None:
     return int(value)
 
 
-@router.post("", response_model=SegModelOut, status_code=202, openapi_extra=UPLOAD_BODY)
+@router.post(
+    "",
+    response_model=SegModelOut,
+    status_code=202,
+    openapi_extra={**UPLOAD_BODY, **upload_target()},
+)
 async def upload_model(
     request: Request,
     session: Session = DbSession,
@@ -74,7 +79,7 @@ async def upload_model(
     return model
 
 
-@router.get("", response_model=list[SegModelOut])
+@router.get("", response_model=list[SegModelOut], openapi_extra=listing())
 def list_models(
     project_id: int | None = None, identity: Identity = CurrentUser, session: Session = DbSession
 ):
@@ -83,13 +88,13 @@ def list_models(
     return seg_models.list_models(session, project_id, visible)
 
 
-@router.get("/{model_id}", response_model=SegModelOut)
+@router.get("/{model_id}", response_model=SegModelOut, openapi_extra=by("model_id"))
 def get_model(model_id: int, session: Session = DbSession):
     """One model."""
     return seg_models.get_model(session, model_id)
 
 
-@router.get("/{model_id}/download", response_class=FileResponse)
+@router.get("/{model_id}/download", response_class=FileResponse, openapi_extra=by("model_id"))
 def download_model(model_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The checkpoint file (weights under `model_state`, public DeepLabV3Plus-Pytorch layout)."""
     model = seg_models.get_model(session, model_id)
@@ -100,13 +105,15 @@ def download_model(model_id: int, session: Session = DbSession, storage=Depends(
     )
 
 
-@router.post("/{model_id}/onnx", response_model=JobOut, status_code=202)
+@router.post(
+    "/{model_id}/onnx", response_model=JobOut, status_code=202, openapi_extra=by("model_id")
+)
 def export_onnx(model_id: int, session: Session = DbSession, dispatcher=Depends(get_dispatcher)):
     """Queue an ONNX export (any input size, project classes out)."""
     return jobs.enqueue(session, seg_models.request_onnx(session, model_id), dispatcher.dispatch)
 
 
-@router.get("/{model_id}/onnx", response_class=FileResponse)
+@router.get("/{model_id}/onnx", response_class=FileResponse, openapi_extra=by("model_id"))
 def download_onnx(model_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The ONNX export (input: normalised N x 3 x H x W; output: logits of the same size)."""
     key, name = seg_models.onnx_file(session, model_id)

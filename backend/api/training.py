@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from backend.api.access import role
+from backend.api.access import by
 from backend.api.deps import DbSession, get_dispatcher
 from backend.schemas.jobs import JobOut
 from backend.schemas.training import EvaluateRequest, PrelabelRequest, TrainRequest
@@ -12,13 +12,13 @@ from backend.services import jobs, prelabel, training
 router = APIRouter(prefix="/api/projects/{project_id}", tags=["training"])
 
 
-@router.get("/train/check")
+@router.get("/train/check", openapi_extra=by("project_id"))
 def check_training_data(project_id: int, session: Session = DbSession) -> dict:
     """What is missing before a fine-tune makes sense (blocking problems and warnings)."""
     return training.check_data(session, project_id)
 
 
-@router.post("/train", response_model=JobOut, status_code=202)
+@router.post("/train", response_model=JobOut, status_code=202, openapi_extra=by("project_id"))
 def train(
     project_id: int,
     body: TrainRequest,
@@ -31,7 +31,7 @@ def train(
     return jobs.enqueue(session, job, dispatcher.dispatch)
 
 
-@router.post("/evaluate", response_model=JobOut, status_code=202)
+@router.post("/evaluate", response_model=JobOut, status_code=202, openapi_extra=by("project_id"))
 def evaluate(
     project_id: int,
     body: EvaluateRequest,
@@ -43,7 +43,9 @@ def evaluate(
     return jobs.enqueue(session, job, dispatcher.dispatch)
 
 
-@router.post("/prelabel", response_model=JobOut, status_code=202, openapi_extra=role("annotator"))
+@router.post(
+    "/prelabel", response_model=JobOut, status_code=202, openapi_extra=by("project_id", "annotator")
+)
 def prelabel_frames(
     project_id: int,
     body: PrelabelRequest,

@@ -3,13 +3,13 @@
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
-from backend.api.access import role
+from backend.api.access import admin, by
 from backend.api.deps import DbSession
 from backend.schemas.users import MemberIn, MemberOut, UserCreate, UserOut, UserUpdate
 from backend.services import members, users
 
 router = APIRouter(tags=["users"])
-ADMIN = role("admin")
+ADMIN = admin()
 
 
 @router.get("/api/users", response_model=list[UserOut], openapi_extra=ADMIN)
@@ -37,13 +37,19 @@ def _member(pair) -> MemberOut:
     return MemberOut(user_id=user.id, email=user.email, name=user.name, role=membership.role)
 
 
-@router.get("/api/projects/{project_id}/members", response_model=list[MemberOut])
+@router.get(
+    "/api/projects/{project_id}/members",
+    response_model=list[MemberOut],
+    openapi_extra=by("project_id"),
+)
 def list_members(project_id: int, session: Session = DbSession):
     """Who belongs to the project, with their roles."""
     return [_member(pair) for pair in members.list_members(session, project_id)]
 
 
-@router.put("/api/projects/{project_id}/members", response_model=MemberOut)
+@router.put(
+    "/api/projects/{project_id}/members", response_model=MemberOut, openapi_extra=by("project_id")
+)
 def set_member(project_id: int, body: MemberIn, session: Session = DbSession):
     """Add a user by email, or change their role (owners only)."""
     membership = members.set_member(session, project_id, body.email, body.role)
@@ -51,7 +57,9 @@ def set_member(project_id: int, body: MemberIn, session: Session = DbSession):
     return _member((membership, user))
 
 
-@router.delete("/api/projects/{project_id}/members/{user_id}", status_code=204)
+@router.delete(
+    "/api/projects/{project_id}/members/{user_id}", status_code=204, openapi_extra=by("project_id")
+)
 def remove_member(project_id: int, user_id: int, session: Session = DbSession):
     """Take a user out of the project (the last owner cannot leave)."""
     members.remove_member(session, project_id, user_id)

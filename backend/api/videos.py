@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
+from backend.api.access import by
 from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
 from backend.api.uploads import BINARY, discard, multipart_body, receive_files
 from backend.errors import Invalid
@@ -17,7 +18,7 @@ router = APIRouter(tags=["videos"])
     "/api/projects/{project_id}/videos",
     response_model=VideoOut,
     status_code=201,
-    openapi_extra=multipart_body({"file": BINARY}, ["file"]),
+    openapi_extra={**multipart_body({"file": BINARY}, ["file"]), **by("project_id")},
 )
 async def upload_video(
     project_id: int,
@@ -36,19 +37,28 @@ async def upload_video(
     )
 
 
-@router.get("/api/projects/{project_id}/videos", response_model=list[VideoOut])
+@router.get(
+    "/api/projects/{project_id}/videos",
+    response_model=list[VideoOut],
+    openapi_extra=by("project_id"),
+)
 def list_videos(project_id: int, session: Session = DbSession):
     """A project's videos."""
     return videos.list_videos(session, project_id)
 
 
-@router.get("/api/videos/{video_id}", response_model=VideoOut)
+@router.get("/api/videos/{video_id}", response_model=VideoOut, openapi_extra=by("video_id"))
 def get_video(video_id: int, session: Session = DbSession):
     """One video."""
     return videos.get_video(session, video_id)
 
 
-@router.post("/api/videos/{video_id}/sample", response_model=JobOut, status_code=202)
+@router.post(
+    "/api/videos/{video_id}/sample",
+    response_model=JobOut,
+    status_code=202,
+    openapi_extra=by("video_id"),
+)
 def sample_video(
     video_id: int,
     body: SampleRequest,
