@@ -1,6 +1,7 @@
 """HTML pages (Jinja2); the data comes from the JSON API through ES modules."""
 
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -30,10 +31,23 @@ public = APIRouter(include_in_schema=False)
 
 
 def _local_path(target: str) -> str:
-    # Only paths on this site: "//host" or "/\\host" would send the user elsewhere.
-    if target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/"
+    """`target` when it is a path on this site, else "/".
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    "/%09/evil.example" or "/\\evil" would lead off-site: the decoded value must hold no
+    control character, whitespace or backslash, and must be a bare path ("/x", never "//x").
+    """
+    decoded, previous = target, None
+    while decoded != previous:  # undo every layer of percent-encoding
+        previous, decoded = decoded, unquote(decoded)
+    if (
+        not decoded.startswith("/")
+        or decoded.startswith("//")
+        or any(ch.isspace() or not ch.isprintable() or ch == "\\" for ch in decoded)
+    ):
+        return "/"
+    parts = urlsplit(decoded)
+    return target if not (parts.scheme or parts.netloc) else "/"
 
 
 @public.get("/login", response_class=HTMLResponse, openapi_extra=anyone())

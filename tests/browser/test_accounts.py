@@ -82,3 +82,16 @@ def test_owner_adds_an_annotator_who_sees_only_that_project(page: Page, browser,
     expect(ann.get_by_test_id("project-train-link")).to_be_hidden()
     expect(ann.get_by_test_id("member-form")).to_be_hidden()
     ann.context.close()
+
+
+def test_sign_in_return_path_never_leaves_the_site(browser, live_server):
+    page = _fresh_page(browser, live_server)
+    for raw in ["/%09/evil.example/a", "/%0A/evil.example", "/\\evil", "//evil", "https:evil"]:
+        page.context.clear_cookies()
+        page.goto(f"/login?next={raw}")
+        page.get_by_test_id("login-email").fill(live_server.admin_email)
+        page.get_by_test_id("login-password").fill(PASSWORD)
+        page.get_by_test_id("login-submit").click()
+        expect(page).to_have_url(f"{live_server.url}/", timeout=10_000)
+        expect(page.get_by_test_id("nav-account")).to_have_text(live_server.admin_email)
+    page.context.close()
