@@ -75,7 +75,11 @@ class GroupedLogits(nn.Module):
         self.sizes = [self.table.count(k) for k in range(num_project)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        grouped = self.base(x).index_select(1, self.order).split(self.sizes, dim=1)
+        return self.group(self.base(x))
+
+    def group(self, source: torch.Tensor) -> torch.Tensor:
+        """Project logits from the base's source logits."""
+        grouped = source.index_select(1, self.order).split(self.sizes, dim=1)
         return torch.stack([g.amax(dim=1) for g in grouped], dim=1)
 
 

@@ -41,6 +41,13 @@ class TrainConfig:
     amp: str = "auto"  # bf16 autocast where the hardware runs it natively; "off" or "bf16"
     num_threads: int | None = None  # CPU threads; None: every available core
     overlay_max_side: int = 640  # 0: no validation overlays
+    # Defences against overfitting a few frames and forgetting the source (worker/ml/defences).
+    distill_weight: float = 0.0  # learning without forgetting: KL to the frozen base's classes
+    distill_temperature: float = 2.0
+    l2sp_weight: float = 0.0  # pull toward the base weights (replaces weight decay when > 0)
+    freeze_bn: bool = False  # keep the base model's batch-norm statistics
+    ema_decay: float = 0.0  # 0: no weight average; else validate and keep the average
+    select: str = "best_val"  # keep the best validation mIoU, or "last"
 
     def total_iterations(self, num_train: int) -> int:
         """Iterations of the run: `iterations`, or `epochs` worth of batches."""

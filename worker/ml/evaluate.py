@@ -35,17 +35,36 @@ def predict_logits(
     device: torch.device,
     flip_tta: bool = False,
     dtype: torch.dtype | None = None,
+    scales: Sequence[float] = (1.0,),
 ) -> torch.Tensor:
-    """Logits (K x H x W, float32, on device) for one uint8 frame at its own resolution."""
+    """Logits (K x H x W, float32, on device) for one uint8 frame at its own resolution.
+
+    With several scales (and/or flip) the logits of each rescaled (mirrored) copy, brought back
+    to the frame's size, are averaged: multi-scale and flip test-time augmentation.
+    """
+    height, width = image.shape[:2]
     with torch.inference_mode():
         x = to_input(image, mean, std, device)
-    with torch.inference_mode(), autocast(device, dtype):
-        batch = torch.cat([x, x.flip(-1)]) if flip_tta else x
-        out = model(batch).float()
-    if out.shape[-2:] != image.shape[:2]:
-        raise RuntimeError(f"model returned {tuple(out.shape[-2:])} for a {image.shape[:2]} frame")
-    # Averaging logits of the frame and its mirror (flipped back) is the flip TTA.
-    return (out[0] + out[1].flip(-1)) / 2 if flip_tta else out[0]
+    total = None
+    for scale in scales:
+        with torch.inference_mode():
+            size = (max(1, round(height * scale)), max(1, round(width * scale)))
+            xs = x if size == (height, width) else _resize(x, size)
+        with torch.inference_mode(), autocast(device, dtype):
+            batch = torch.cat([xs, xs.flip(-1)]) if flip_tta else xs
+            out = model(batch).float()
+        if out.shape[-2:] != size:
+            raise RuntimeError(f"model returned {tuple(out.shape[-2:])} for a {size} input")
+        with torch.inference_mode():
+            logits = (out[0] + out[1].flip(-1)) / 2 if flip_tta else out[0]
+            if size != (height, width):
+                logits = _resize(logits[None], (height, width))[0]
+            total = logits if total is None else total + logits
+    return total / len(scales) if len(scales) > 1 else total
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 def to_input(
@@ -67,9 +86,10 @@ def predict(
     flip_tta: bool = False,
     dtype: torch.dtype | None = None,
     class_map: Sequence[int] | None = None,
+    scales: Sequence[float] = (1.0,),
 ) -> np.ndarray:
     """H x W uint8 class ids: argmax at full resolution, then mapped through class_map if given."""
-    logits = predict_logits(model, image, mean, std, device, flip_tta, dtype)
+    logits = predict_logits(model, image, mean, std, device, flip_tta, dtype, scales)
     pred = logits.argmax(0).to(torch.uint8).cpu().numpy()
     return map_labels(pred, class_map) if class_map is not None else pred
 
@@ -87,6 +107,7 @@ def evaluate(
     device: str = "auto",
     amp: str = "off",
     on_frame: Callable[[int, int], None] | None = None,
+    scales: Sequence[float] = (1.0,),
 ) -> EvalResult:
     """Predict every frame at full size (ground truth is never resized) and score the lot.
 
@@ -99,7 +120,7 @@ def evaluate(
     total = np.zeros((num_classes, num_classes), np.int64)
     predictions, frame_cms = [], []
     for i, sample in enumerate(samples):
-        pred = predict(model, sample.image, mean, std, dev, flip_tta, dtype, class_map)
+        pred = predict(model, sample.image, mean, std, dev, flip_tta, dtype, class_map, scales)
         cm = metrics.confusion_matrix(sample.mask, pred, num_classes)
         total += cm
         predictions.append(pred)

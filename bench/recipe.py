@@ -1,0 +1,223 @@
+"""Which fine-tuning recipe generalises and does not forget: a held-out dusk protocol.
+
+Real CamVid frames from ../shared (never committed). The dusk drive 0001TP (62 frames, 1 s
+apart) is cut in time: train on frames 1-32, validate on 33-37, leave a 5 s gap (38-42), test
+on 43-62. Retention ("forgetting") is scored on daylight drives the model never trains on:
+0016E5 val (101 frames over 6.7 s) and 0006R0 (101 frames, 1 s apart). The base model is the
+public ESPNetv2 s=2.0 Cityscapes file, mapped to background / car / traffic sign exactly as
+the fine-tune is (traffic light and sign -> traffic sign). Intervals are paired bootstrap
+intervals over 5 s time blocks, not frames. Prints figures; asserts nothing.
+
+    .venv/bin/python -m bench.recipe --variants seed,lwf --seeds 0,1
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SHARED = Path(os.environ.get("SEGTUNE_SHARED_DIR") or REPO.parent / "shared") / "data"
+CAMVID = SHARED / "camvid"
+WEIGHTS = SHARED / "weights" / "espnetv2_cityscapes" / "espnetv2_s_2.0_city_1024x512.pth"
+# CamVid id -> project class (background 0, car 1, traffic sign 2; 11 unlabelled -> 255).
+CAMVID_MAP = {8: 1, 6: 2, 11: 255}
+# Cityscapes train ids (+ void 19) -> project class: traffic light 6 and sign 7 -> sign, car 13.
+CITY_MAP = [2 if k in (6, 7) else 1 if k == 13 else 0 for k in range(20)]
+BLOCK_SECONDS = 5.0
+VIDEO_FPS = 30  # CamVid frame numbers count the 30 fps source video
+
+VARIANTS = {
+    "seed": {},
+    "fp32val": {},  # the seed recipe again: validation is always float32 now
+    "lwf": {"distill_weight": 1.0},
+    "l2sp": {"l2sp_weight": 0.01},
+    "freezebn": {"freeze_bn": True},
+    "ema": {"ema_decay": 0.9, "select": "last"},
+    "lowlr": {"lr": 0.003},
+    "combo": {"distill_weight": 1.0, "freeze_bn": True, "ema_decay": 0.9, "select": "last"},
+}
+
+
+def _frames(folder: str, prefix: str, step: int = 1) -> list[Path]:
+    return sorted((CAMVID / folder).glob(f"{prefix}_*.png"))[::step]
+
+
+def load(paths: list[Path], labels: str):
+    """Samples (image, 3-class mask, name) of CamVid frames."""
+    from PIL import Image
+
+    from worker.ml.data import Sample
+
+    lut = np.zeros(256, np.uint8)
+    for source, target in CAMVID_MAP.items():
+        lut[source] = target
+    out = []
+    for path in paths:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        mask = lut[np.asarray(Image.open(CAMVID / labels / path.name))]
+        out.append(Sample(image, mask, path.stem))
+    return out
+
+
+def blocks(names: list[str]) -> np.ndarray:
+    """Time block of each frame: its CamVid frame number in seconds, cut every BLOCK_SECONDS."""
+    numbers = [int("".join(ch for ch in n.split("_")[-1] if ch.isdigit())) for n in names]
+    return np.array([int(num / VIDEO_FPS // BLOCK_SECONDS) for num in numbers])
+
+
+def block_interval(after: np.ndarray, before: np.ndarray, ids: np.ndarray, seed: int = 0):
+    """Paired block-bootstrap 95% intervals of the mIoU and per-class IoU change."""
+    from backend.services.reports.stats import batched_metrics
+
+    unique = np.unique(ids)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(unique), size=(2000, len(unique)))
+    member = (ids[None, :] == unique[:, None]).astype(np.float64)  # blocks x frames
+    weights = np.stack([np.bincount(d, minlength=len(unique)) for d in draws]) @ member
+    a = batched_metrics(np.tensordot(weights, after.astype(np.float64), axes=1))
+    b = batched_metrics(np.tensordot(weights, before.astype(np.float64), axes=1))
+    miou = np.nanpercentile(a[1] - b[1], [2.5, 97.5])
+    iou = np.nanpercentile(a[2] - b[2], [2.5, 97.5], axis=0)
+    return miou.tolist(), iou.T.tolist(), len(unique)
+
+
+def score(model, samples, meta, class_map=None, scales=(1.0,), flip=False) -> np.ndarray:
+    """Per-frame confusion matrices at full resolution, float32."""
+    from worker.ml.evaluate import evaluate
+
+    result = evaluate(
+        model,
+        samples,
+        3,
+        mean=meta.mean,
+        std=meta.std,
+        class_map=class_map,
+        flip_tta=flip,
+        scales=scales,
+        device="cpu",
+    )
+    return np.asarray(result.frame_confusions)
+
+
+def summarize(after: np.ndarray, before: np.ndarray, ids: np.ndarray) -> dict:
+    """mIoU and IoU per class before and after, with block intervals of the change."""
+    from backend.services.reports.stats import scores
+
+    names = ["background", "car", "traffic sign"]
+    sa, sb = scores(after.sum(0), names), scores(before.sum(0), names)
+    ci_miou, ci_iou, n_blocks = block_interval(after, before, ids)
+    return {
+        "before_miou": sb["mean_iou"],
+        "after_miou": sa["mean_iou"],
+        "change_miou": sa["mean_iou"] - sb["mean_iou"],
+        "ci_miou": ci_miou,
+        "change_iou": {n: sa["class_iou"][n] - sb["class_iou"][n] for n in names},
+        "ci_iou": dict(zip(names, ci_iou, strict=True)),
+        "after_iou": sa["class_iou"],
+        "before_iou": sb["class_iou"],
+        "n_blocks": n_blocks,
+    }
+
+
+def run(args) -> None:
+    """Fit each variant and seed; score base and fine-tune on held-out dusk and daylight."""
+    import torch
+
+    from worker.ml.checkpoints import load_model
+    from worker.ml.classmap import DEFAULT_PROJECT_CLASSES
+    from worker.ml.data import TrainData
+    from worker.ml.presets import PRESETS
+    from worker.ml.train import TrainConfig, fit
+
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    dusk = load(_frames("train", "0001TP"), "trainannot")
+    data = TrainData(train=dusk[:32], val=dusk[32:37])
+    sets = {
+        "dusk_heldout": dusk[42:],
+        "dusk_insample": dusk[37:],  # the old study's split: test right after validation
+        "day_0016E5": load(_frames("val", "0016E5", args.day_step), "valannot"),
+        "day_0006R0": load(_frames("train", "0006R0", args.day_step), "trainannot"),
+    }
+    ids = {name: blocks([s.name for s in samples]) for name, samples in sets.items()}
+    base, base_meta = load_model(WEIGHTS, "espnetv2", classes=PRESETS["cityscapes20"])
+    scales = tuple(float(s) for s in args.scales.split(","))
+    before = {
+        name: score(base, samples, base_meta, CITY_MAP, scales, args.flip)
+        for name, samples in sets.items()
+    }
+    results = []
+    for variant in args.variants.split(","):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            with tempfile.TemporaryDirectory() as tmp:
+                config = TrainConfig(
+                    output_dir=tmp,
+                    classes=[dict(c) for c in DEFAULT_PROJECT_CLASSES],
+                    architecture="espnetv2",
+                    base_checkpoint=str(WEIGHTS),
+                    base_classes=PRESETS["cityscapes20"],
+                    class_map=CITY_MAP,
+                    iterations=args.iterations,
+                    seed=seed,
+                    overlay_max_side=0,
+                    **{**VARIANTS[variant], **json.loads(args.extra)},
+                )
+                started = time.perf_counter()
+                history = []
+                fitted = fit(config, data, history.append)
+                train_s = time.perf_counter() - started
+                model, meta = load_model(fitted.best_checkpoint or fitted.latest_checkpoint)
+            row = {
+                "variant": variant,
+                "seed": seed,
+                "train_s": round(train_s, 1),
+                "kept_iteration": fitted.best_iteration,
+                "val_miou": [h["val_miou"] for h in fitted.history],
+                "val_loss_max": max(h["val_loss"] or 0 for h in fitted.history),
+            }
+            for name, samples in sets.items():
+                after = score(model, samples, meta, None, scales, args.flip)
+                row[name] = summarize(after, before[name], ids[name])
+            results.append(row)
+            _print_row(row)
+            if args.out:
+                Path(args.out).write_text(json.dumps(results, indent=1))
+
+
+def _print_row(row: dict) -> None:
+    cells = [f"{row['variant']:>9} s{row['seed']} it{row['kept_iteration']!s:>3}"]
+    for name in ("dusk_heldout", "dusk_insample", "day_0016E5", "day_0006R0"):
+        r = row[name]
+        lo, hi = r["ci_miou"]
+        sign = r["change_iou"]["traffic sign"]
+        car = r["change_iou"]["car"]
+        cells.append(
+            f"{name} {r['change_miou']:+.3f} [{lo:+.3f},{hi:+.3f}] b{r['n_blocks']}"
+            f" car {car:+.3f} sign {sign:+.3f}"
+        )
+    print(" | ".join(cells), f"| {row['train_s']:.0f}s", flush=True)
+
+
+def main() -> None:
+    """Parse arguments and run."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--variants", default="seed,lwf,freezebn,ema,l2sp,combo")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--iterations", type=int, default=24)
+    parser.add_argument("--day-step", type=int, default=1, help="every n-th daylight frame")
+    parser.add_argument("--scales", default="1.0", help="inference scales, e.g. 1.0,1.5")
+    parser.add_argument("--flip", action="store_true", help="flip test-time augmentation")
+    parser.add_argument("--extra", default="{}", help="JSON of TrainConfig fields for all runs")
+    parser.add_argument("--out", default="")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()

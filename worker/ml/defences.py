@@ -1,0 +1,94 @@
+"""Defences of a few-frame fine-tune against overfitting and against forgetting the source.
+
+- Distillation from the frozen base (learning without forgetting): the student's source-class
+  distribution is pulled toward the base model's on the same pixels.
+- L2-SP: weights are pulled toward the base weights instead of toward zero.
+- Frozen batch-norm statistics: a batch of 8 crops of one drive is a poor estimate of the
+  statistics the source model was trained with.
+- An exponential moving average of the weights, validated and kept instead of the raw ones.
+"""
+
+import copy
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+def freeze_batchnorm(model: nn.Module) -> None:
+    """Put every batch-norm layer in eval mode: running statistics stay the base model's."""
+    for module in model.modules():
+        if isinstance(module, BATCH_NORMS):
+            module.eval()
+
+
+class Teacher:
+    """A frozen copy of the base model that gives source-class logits to distil from."""
+
+    def __init__(self, base: nn.Module):
+        self.model = copy.deepcopy(base).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Source logits of the base model (no gradient)."""
+        with torch.no_grad():
+            return self.model(images)
+
+
+def distillation_loss(
+    student: torch.Tensor, teacher: torch.Tensor, temperature: float, valid: torch.Tensor
+) -> torch.Tensor:
+    """Mean per-pixel KL(teacher || student) of tempered softmaxes, scaled by T^2 (Hinton)."""
+    t = temperature
+    log_p_student = F.log_softmax(student.float() / t, dim=1)
+    p_teacher = F.softmax(teacher.float() / t, dim=1)
+    kl = (p_teacher * (torch.log(p_teacher.clamp_min(1e-12)) - log_p_student)).sum(dim=1)
+    weight = valid.float()
+    return (kl * weight).sum() / weight.sum().clamp_min(1.0) * t * t
+
+
+class WeightAnchor:
+    """L2-SP: adds alpha * (w - w0) to each gradient, w0 being the base model's weights."""
+
+    def __init__(self, model: nn.Module):
+        self.start = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    def pull(self, model: nn.Module, alpha: float) -> None:
+        """Add the anchor's gradient to the parameters' gradients (before the optimiser step)."""
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if p.grad is not None:
+                    p.grad.add_(p.detach() - self.start[name], alpha=alpha)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's parameters (buffers are copied as they are)."""
+
+    def __init__(self, model: nn.Module, decay: float, state: dict | None = None):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if state is not None:
+            self.shadow = {k: v.to(self.shadow[k].device) for k, v in state.items()}
+
+    def update(self, model: nn.Module) -> None:
+        """Fold the model's current weights into the average."""
+        with torch.no_grad():
+            for key, value in model.state_dict().items():
+                if value.dtype.is_floating_point:
+                    self.shadow[key].mul_(self.decay).add_(value.detach(), alpha=1 - self.decay)
+                else:
+                    self.shadow[key].copy_(value)
+
+    @contextmanager
+    def applied(self, model: nn.Module):
+        """Run the block with the averaged weights loaded, then restore the raw ones."""
+        raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.shadow)
+        try:
+            yield model
+        finally:
+            model.load_state_dict(raw)
