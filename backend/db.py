@@ -1,6 +1,7 @@
 """Database engine and session factories (nothing is connected at import time)."""
 
 import fcntl
+import hashlib
 import os
 import threading
 import time
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -155,6 +156,41 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def begin_write(session: Session) -> None:
+    """On SQLite, make this transaction the database's writer now, before it reads.
+
+    Reads that follow then see every committed write, and no other writer (thread or process)
+    comes in between until the commit: a check-then-write is atomic. PostgreSQL has row locks
+    (SELECT ... FOR UPDATE) for that; there this does nothing.
+    """
+    conn = session.connection()
+    # A transaction that has written already holds the writer lock, and SQLite began its
+    # transaction only then (reads before a first write run outside one), so it is up to date.
+    if conn.dialect.name == "sqlite" and not conn.info.get("writer"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the writer queue takes its locks first
+
+
+def _lock_id(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:id)")
+
+
+def lock_names(session: Session, names: list[str]) -> None:
+    """Serialise this transaction, until it ends, against every other one locking these names.
+
+    For a check-then-write on rows that may not exist yet. PostgreSQL: transaction-scoped
+    advisory locks, taken in one fixed order so that two callers never deadlock. SQLite: the
+    writer lock (begin_write), which serialises everything.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        begin_write(session)
+        return
+    for lock_id in sorted({_lock_id(name) for name in names}):
+        session.execute(_ADVISORY_LOCK, {"id": lock_id})
 
 
 def alembic_config(url: str):

@@ -49,9 +49,11 @@ class ApiToken(Timestamped, Base):
 
 
 class LoginFailure(Base):
-    """One failed sign-in, by account ('email:...') and by client address ('address:...').
+    """One sign-in attempt, by account ('email:...') and by client address ('address:...').
 
-    Kept in the database so every web process (and a restart) sees the same count.
+    Written before the password is checked and deleted if it was right, so what remains are
+    failures (and attempts still being checked). Kept in the database so every web process
+    (and a restart) sees the same count.
     """
 
     __tablename__ = "login_failures"

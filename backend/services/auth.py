@@ -53,13 +53,16 @@ def start_session(session: Session, user: User, settings: Settings) -> tuple[str
 def sign_in(
     session: Session, settings: Settings, limiter, email: str, password: str, address: str
 ) -> tuple[str, AuthSession, User]:
-    """Check a password (throttled per account and address) and start a session."""
-    limiter.check(session, email, address)
+    """Check a password (throttled per account and address) and start a session.
+
+    The attempt is counted, and committed, before the password is checked; a failure leaves it
+    counted (the request itself fails), a success takes it back.
+    """
+    attempt = limiter.reserve(session, email, address)
     user = authenticate(session, email, password)
     if user is None:
-        limiter.failed(session, email, address)
         raise Unauthenticated("Wrong email or password.")
-    limiter.succeeded(session, email)
+    limiter.succeeded(session, email, attempt)
     secret, row = start_session(session, user, settings)
     return secret, row, user
 

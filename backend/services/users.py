@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db import begin_write
 from backend.errors import Conflict, Invalid, NotFound
 from backend.models import AuthSession, User
 
@@ -105,14 +106,18 @@ def update_user(
     is_active: bool | None = None,
 ) -> User:
     """Change an account's name, password, admin flag or active flag."""
-    user = get_user(session, user_id)
+    demoting = is_admin is False or is_active is False
+    admins = _lock_admins(session) if demoting else []
+    # Read again (after the lock), even if this session loaded the account before.
+    user = session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
+    if user.id in admins and len(admins) <= 1:
+        raise Conflict("This is the last active administrator; make another one first.")
     if name is not None:
         user.name = name.strip()[:200]
     if password is not None:
         set_password(session, user, password)
-    demoting = is_admin is False or is_active is False
-    if demoting and user.is_admin and _admin_count(session) <= 1:
-        raise Conflict("This is the last active administrator; make another one first.")
     if is_admin is not None:
         user.is_admin = is_admin
     if is_active is not None:
@@ -123,9 +128,15 @@ def update_user(
     return user
 
 
-def _admin_count(session: Session) -> int:
-    query = select(func.count()).where(User.is_admin.is_(True), User.is_active.is_(True))
-    return session.scalar(query.select_from(User))
+def _lock_admins(session: Session) -> list[int]:
+    """The active administrators' ids, locked until commit so the count cannot change meanwhile.
+
+    PostgreSQL: their rows, in id order (two demotions never deadlock); one that a concurrent
+    demotion changed is read again and left out. SQLite: the writer lock, before the read.
+    """
+    begin_write(session)
+    query = select(User.id).where(User.is_admin.is_(True), User.is_active.is_(True))
+    return list(session.scalars(query.order_by(User.id).with_for_update(key_share=True)))
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:

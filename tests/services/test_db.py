@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.exc import OperationalError
 
-from backend.db import SQLITE_POOL, make_engine
+from backend.db import SQLITE_POOL, begin_write, make_engine, make_sessionmaker
 
 
 def _lock_is_taken(path) -> bool:
@@ -39,6 +39,27 @@ def test_writer_lock_is_held_until_the_commit_has_happened(tmp_path, monkeypatch
     with engine.begin() as conn:
         conn.execute(text("SELECT 1"))  # a read never takes the lock
     assert held == [True, False]
+
+
+def test_begin_write_takes_the_writer_lock_before_anything_is_written(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    lock = tmp_path / "app.db-writer.lock"
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        session.execute(text("SELECT count(*) FROM t"))  # a read first is fine
+        begin_write(session)
+        assert _lock_is_taken(lock)
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        begin_write(session)  # already the writer: nothing to do
+        session.commit()
+        assert not _lock_is_taken(lock)
+        begin_write(session)
+        session.rollback()
+        assert not _lock_is_taken(lock)
+        assert session.scalar(text("SELECT count(*) FROM t")) == 1
+    engine.dispose()
 
 
 def test_concurrent_writers_all_land(tmp_path):
