@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from backend.api import (
     auth,
@@ -34,7 +34,13 @@ from backend.api.deps import request_threads
 from backend.api.headers import SecurityHeaders
 from backend.config import Settings, load_settings
 from backend.db import make_engine, make_sessionmaker, session_scope
-from backend.errors import DomainError, TooManyAttempts, Unauthenticated
+from backend.errors import (
+    DomainError,
+    OutOfSpace,
+    TooManyAttempts,
+    Unauthenticated,
+    is_disk_full,
+)
 from backend.services.jobs import reap_lost_jobs, redispatch
 from backend.services.login_limits import LoginLimiter
 from backend.storage import make_storage
@@ -171,6 +177,16 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse({"detail": exc.message, **exc.extra}, status_code=exc.status_code)
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(OperationalError)
+    async def disk_full(_request: Request, exc: Exception) -> JSONResponse:
+        # The one place a full disk becomes an answer: media writes raise OSError ENOSPC or
+        # EDQUOT, SQLite "database or disk is full", PostgreSQL disk_full. Other errors stay 500s.
+        if not is_disk_full(exc):
+            raise exc
+        log.error("out of disk space: %s", exc)
+        return JSONResponse({"detail": OutOfSpace().message}, status_code=OutOfSpace.status_code)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)

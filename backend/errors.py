@@ -1,5 +1,12 @@
 """Domain errors raised by services; routes map them to HTTP status codes."""
 
+import errno
+import sqlite3
+
+DISK_FULL_MESSAGE = (
+    "The server is out of disk space; ask an administrator to free some, then try again."
+)
+
 
 class DomainError(Exception):
     """Base class: a request that cannot be carried out, with a message for a person."""
@@ -64,3 +71,42 @@ class PreconditionRequired(DomainError):
     """A conditional request was sent without its precondition (If-Match)."""
 
     status_code = 428
+
+
+class OutOfSpace(DomainError):
+    """The server's disk (or its database's) is full: nothing was stored."""
+
+    status_code = 507
+
+    def __init__(self, message: str = DISK_FULL_MESSAGE, **extra):
+        super().__init__(message, **extra)
+
+
+# errno values of a full file system or an exhausted quota.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+SQLITE_FULL, SQLITE_FULL_TEXT = 13, "database or disk is full"  # SQLite's SQLITE_FULL
+PG_DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether an exception (or one it was raised from) says the disk or database is full.
+
+    Covers OSError ENOSPC / EDQUOT, SQLite's SQLITE_FULL and PostgreSQL's disk_full, bare or
+    wrapped by SQLAlchemy (`.orig`).
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OutOfSpace):
+            return True
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+            return True
+        if isinstance(exc, sqlite3.Error) and (
+            getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL or SQLITE_FULL_TEXT in str(exc)
+        ):
+            return True
+        if getattr(exc, "sqlstate", None) == PG_DISK_FULL:
+            return True
+        orig = getattr(exc, "orig", None)
+        exc = orig if isinstance(orig, BaseException) else exc.__cause__ or exc.__context__
+    return False

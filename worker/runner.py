@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
 from backend.db import session_scope
-from backend.errors import DomainError
+from backend.errors import DomainError, OutOfSpace, is_disk_full
 from backend.services import jobs
 from backend.storage import LocalStorage
 
@@ -70,6 +70,19 @@ class _Heartbeat(threading.Thread):
                 log.warning("heartbeat for job %s failed", self.job_id, exc_info=True)
 
 
+def crash_report(exc: Exception) -> dict[str, str]:
+    """A crash as one sentence for the job's users and a traceback for administrators."""
+    if is_disk_full(exc):
+        error = OutOfSpace().message
+    else:
+        error = (
+            f"The worker hit an unexpected error ({type(exc).__name__}) and stopped the job; "
+            "retry it, or ask an administrator, who can see the details."
+        )
+    # The tail: the innermost frames and the exception itself are what a reader needs.
+    return {"error": error, "error_detail": "".join(traceback.format_exception(exc))[-8000:]}
+
+
 def run_job(
     job_id: int,
     body: Callable[[RunningJob], dict[str, Any]],
@@ -98,9 +111,7 @@ def run_job(
         status, kwargs = "failed", {"error": exc.message, "message": "failed"}
     except Exception as exc:  # noqa: BLE001 - any crash must end as a failed row, not a stuck one
         log.exception("job %s crashed", job_id)
-        detail = "".join(traceback.format_exception(exc))[-4000:]
-        status = "failed"
-        kwargs = {"error": f"{type(exc).__name__}: {exc}\n\n{detail}", "message": "failed"}
+        status, kwargs = "failed", {**crash_report(exc), "message": "failed"}
     finally:
         beat.stopped.set()
         beat.join()

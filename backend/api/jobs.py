@@ -12,8 +12,8 @@ from backend.services.auth import Identity
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
-def _out(session: Session, job) -> JobOut:
-    out = JobOut.model_validate(job)
+def _out(session: Session, job, identity: Identity) -> JobOut:
+    out = JobOut.of(job, admin=identity.user.is_admin)
     out.queue_position = jobs.queue_position(session, job)
     return out
 
@@ -24,9 +24,11 @@ def list_jobs(
 ):
     """Newest jobs first, of your projects (optionally of one project)."""
     visible = access.visible_projects(session, identity.user)
-    return [_out(session, job) for job in jobs.list_jobs(session, project_id, visible=visible)]
+    found = jobs.list_jobs(session, project_id, visible=visible)
+    return [_out(session, job, identity) for job in found]
 
 
+<<<<<<< HEAD
 @router.get("/{job_id}", response_model=JobOut, openapi_extra=by("job_id"))
 def get_job(job_id: int, session: Session = DbSession):
     """A job's status, progress, message, error and result."""
@@ -35,13 +37,37 @@ def get_job(job_id: int, session: Session = DbSession):
 
 @router.post("/{job_id}/cancel", response_model=JobOut, openapi_extra=by("job_id"))
 def cancel_job(job_id: int, session: Session = DbSession, dispatcher=Depends(get_dispatcher)):
+=======
+@router.get("/{job_id}", response_model=JobOut)
+def get_job(job_id: int, identity: Identity = CurrentUser, session: Session = DbSession):
+    """A job's status, progress, message, error (its detail for administrators) and result."""
+    return _out(session, jobs.get_job(session, job_id), identity)
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+def cancel_job(
+    job_id: int,
+    identity: Identity = CurrentUser,
+    session: Session = DbSession,
+    dispatcher=Depends(get_dispatcher),
+):
+>>>>>>> errors
     """Cancel a queued job, or ask a running one to stop at its next step."""
-    return _out(session, jobs.cancel_job(session, job_id, dispatcher.revoke))
+    return _out(session, jobs.cancel_job(session, job_id, dispatcher.revoke), identity)
 
 
+<<<<<<< HEAD
 @router.post("/{job_id}/retry", response_model=JobOut, openapi_extra=by("job_id"))
 def retry_job(job_id: int, session: Session = DbSession, dispatcher=Depends(get_dispatcher)):
+=======
+@router.post("/{job_id}/retry", response_model=JobOut)
+def retry_job(
+    job_id: int,
+    identity: Identity = CurrentUser,
+    session: Session = DbSession,
+    dispatcher=Depends(get_dispatcher),
+):
+>>>>>>> errors
     """Queue a failed or cancelled job again."""
-    return _out(
-        session, jobs.enqueue(session, jobs.retry_job(session, job_id), dispatcher.dispatch)
-    )
+    job = jobs.enqueue(session, jobs.retry_job(session, job_id), dispatcher.dispatch)
+    return _out(session, job, identity)

@@ -1,12 +1,13 @@
 """Streaming multipart parsing: file parts go straight to temporary files, never into memory."""
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from backend.errors import Invalid, TooLarge
+from backend.errors import Invalid, TooLarge, is_disk_full
 from backend.storage import LocalStorage
 
 
@@ -79,8 +80,8 @@ async def receive_files(
         raw = disp.get(b"filename")
         if name in fields and raw is not None:
             state.current = UploadedFile(name, raw.decode("utf-8", "replace"), storage.temp_path())
+            files.append(state.current)  # before opening: a failed open leaves no temp file
             state.handle = open(state.current.path, "wb")
-            files.append(state.current)
         elif texts is not None and raw is None:
             state.text_field = name
             texts[name] = ""
@@ -119,9 +120,12 @@ async def receive_files(
         parser.finalize()
     except BaseException as exc:
         if state.handle is not None:
-            state.handle.close()
+            # Closing flushes, which fails again on a full disk; the file goes either way.
+            with contextlib.suppress(OSError):
+                state.handle.close()
         discard(files)
-        if isinstance(exc, TooLarge | Invalid):
+        # A full disk is not the client's fault: the app answers 507 for it.
+        if isinstance(exc, TooLarge | Invalid) or is_disk_full(exc):
             raise
         if isinstance(exc, Exception):
             raise Invalid("The multipart body is malformed.") from exc

@@ -3,7 +3,11 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+
+def _absent(value: object) -> bool:
+    return value is None
 
 
 class JobOut(BaseModel):
@@ -17,7 +21,13 @@ class JobOut(BaseModel):
     status: str
     progress: float
     message: str
-    error: str | None
+    error: str | None = Field(description="Why the job failed, in one sentence.")
+    error_detail: str | None = Field(
+        None,
+        exclude_if=_absent,
+        description="The failure's technical detail (a traceback); only in answers to site "
+        "administrators, and only when there is one.",
+    )
     params: dict[str, Any]
     result: dict[str, Any] | None
     detail: dict[str, Any] | None = None
@@ -26,3 +36,15 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     queue_position: int | None = None
+
+    @field_validator("error_detail", mode="before")
+    @classmethod
+    def _for_admins_only(cls, value: object, info: ValidationInfo) -> object:
+        # Whatever builds a JobOut from a Job row drops the detail unless it is validated
+        # with context {"admin": True}: a route that forgets leaks nothing.
+        return value if (info.context or {}).get("admin") else None
+
+    @classmethod
+    def of(cls, job: object, admin: bool) -> "JobOut":
+        """A job as seen by an administrator (with error_detail) or anyone else (without)."""
+        return cls.model_validate(job, context={"admin": admin})

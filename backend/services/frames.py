@@ -106,9 +106,11 @@ def add_images(
                 )
             )
         session.add_all(frames)
-        session.flush()
+        # Committed here: a database that fails (e.g. full) must not leave the files unowned.
+        session.commit()
         return frames
     except BaseException:
+        session.rollback()
         for key in written:
             storage.delete(key)
         raise

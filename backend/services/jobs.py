@@ -19,6 +19,7 @@ Dispatcher = Callable[[Job], None]
 Revoker = Callable[[Job], None]
 
 WORKER_LOST = "worker lost: the worker stopped reporting while running this job"
+BROKER_DOWN = "The job queue (broker) was unreachable, so the job never started; retry it later."
 
 
 class JobCancelled(Exception):
@@ -88,6 +89,7 @@ def retry_job(session: Session, job_id: int) -> Job:
             f"Only failed or cancelled jobs can be retried; job {job_id} is {job.status}."
         )
     job.status, job.progress, job.error, job.message = "queued", 0.0, None, "queued again"
+    job.error_detail = None
     job.cancel_requested, job.finished_at, job.result = False, None, None
     session.flush()
     return job
@@ -140,6 +142,7 @@ def finish_job(
     *,
     result: dict[str, Any] | None = None,
     error: str | None = None,
+    error_detail: str | None = None,
     message: str = "",
 ) -> None:
     """Record the end of a running job (no-op if the reaper already ended it)."""
@@ -150,6 +153,8 @@ def finish_job(
         values["result"] = result
     if error is not None:
         values["error"] = error
+    if error_detail is not None:
+        values["error_detail"] = error_detail
     session.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(**values))
 
 
@@ -228,7 +233,8 @@ def enqueue(session: Session, job: Job, dispatcher: Dispatcher) -> Job:
     try:
         dispatcher(job)
     except Exception as exc:
-        job.status, job.error, job.finished_at = "failed", f"broker unreachable: {exc}", utcnow()
+        job.status, job.error, job.finished_at = "failed", BROKER_DOWN, utcnow()
+        job.error_detail = f"{type(exc).__name__}: {exc}"
         session.commit()
         raise Unavailable("The job queue is unreachable; the job was not started.") from exc
     return job

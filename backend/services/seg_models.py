@@ -83,8 +83,15 @@ def register_model(
         sha256=digest,
     )
     session.add(model)
-    session.flush()
-    job = create_job(session, "register_model", {"model_id": model.id}, project_id, queue="gpu")
+    try:
+        session.flush()
+        job = create_job(session, "register_model", {"model_id": model.id}, project_id, "gpu")
+        # Committed here: a database that fails (e.g. full) must not leave the file unowned.
+        session.commit()
+    except BaseException:
+        session.rollback()
+        storage.delete(key)
+        raise
     return model, job
 
 

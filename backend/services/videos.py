@@ -56,8 +56,10 @@ def add_video(
     )
     session.add(video)
     try:
-        session.flush()
-    except Exception:
+        # Committed here: a database that fails (e.g. full) must not leave the file unowned.
+        session.commit()
+    except BaseException:
+        session.rollback()
         storage.delete(key)
         raise
     return video

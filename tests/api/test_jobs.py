@@ -1,11 +1,18 @@
-"""Job rows: cancel, retry, queue position and the reaper for lost workers."""
+"""Job rows: cancel, retry, queue position, the reaper for lost workers, readable errors."""
 
+import logging
 from datetime import timedelta
 
+import pytest
+from fastapi.testclient import TestClient
+
 from backend.db import session_scope
+from backend.errors import Invalid, Unavailable
 from backend.models import Job
 from backend.models.base import utcnow
 from backend.services import jobs
+from tests.accounts import add_user, bearer
+from worker.runner import run_job
 
 
 def _job(client, status="queued", **kw) -> int:
@@ -80,3 +87,66 @@ def test_lost_jobs_can_be_requeued_until_max_attempts(client, settings, dispatch
     assert first in dispatcher.sent
     body = client.get(f"/api/jobs/{last}").json()
     assert body["status"] == "failed" and "worker lost" in body["error"]
+
+
+def _crash(_ctx):
+    raise ValueError("cache slot 7 is out of range")
+
+
+def test_a_crashed_job_says_one_sentence_and_only_admins_see_the_traceback(
+    client, settings, caplog
+):
+    owner = TestClient(client.app)
+    owner.headers.update(bearer(add_user(settings, "olga@example.org")))
+    project = owner.post("/api/projects", json={"name": "olga's streets"}).json()
+    job_id = _job(client, project_id=project["id"])
+    state = client.app.state
+    with caplog.at_level(logging.ERROR, logger="segtune.worker"):
+        assert run_job(job_id, _crash, state.sessions, state.storage, state.settings) == "failed"
+    (logged,) = [r for r in caplog.records if r.getMessage() == f"job {job_id} crashed"]
+    assert logged.exc_info[0] is ValueError  # the worker's log has the traceback
+
+    seen = owner.get(f"/api/jobs/{job_id}").json()
+    assert seen["status"] == "failed" and "error_detail" not in seen
+    error = seen["error"]
+    assert "\n" not in error and "Traceback" not in error and "out of range" not in error
+    assert "(ValueError)" in error and "administrator" in error
+    assert error.endswith(".") and error.count(". ") == 0  # one sentence
+    listed = owner.get(f"/api/jobs?project_id={project['id']}").json()
+    assert [j["id"] for j in listed] == [job_id] and "error_detail" not in listed[0]
+
+    as_admin = client.get(f"/api/jobs/{job_id}").json()
+    assert as_admin["error"] == error
+    detail = as_admin["error_detail"]
+    assert detail.startswith("Traceback (most recent call last):")
+    assert "in _crash" in detail and detail.rstrip().endswith("cache slot 7 is out of range")
+    assert client.get("/api/jobs").json()[0]["error_detail"] == detail
+
+    retried = owner.post(f"/api/jobs/{job_id}/retry").json()
+    assert retried["status"] == "queued" and retried["error"] is None
+    assert "error_detail" not in client.get(f"/api/jobs/{job_id}").json()  # cleared
+
+
+def test_an_expected_failure_keeps_its_own_sentence_without_detail(client):
+    def refuse(_ctx):
+        raise Invalid("The zip holds no images.")
+
+    job_id = _job(client)
+    state = client.app.state
+    assert run_job(job_id, refuse, state.sessions, state.storage, state.settings) == "failed"
+    body = client.get(f"/api/jobs/{job_id}").json()
+    assert body["error"] == "The zip holds no images." and "error_detail" not in body
+
+
+def test_a_job_the_broker_never_got_says_so_in_a_sentence(client):
+    def broker_down(_job):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    with session_scope(client.app.state.sessions) as session:
+        job = jobs.create_job(session, "sample", {}, None)
+        with pytest.raises(Unavailable):
+            jobs.enqueue(session, job, broker_down)
+        job_id = job.id
+    body = client.get(f"/api/jobs/{job_id}").json()
+    assert body["status"] == "failed" and body["error"] == jobs.BROKER_DOWN
+    assert "Connection refused" in body["error_detail"]

@@ -6,6 +6,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.accounts import PASSWORD, add_user
+from tests.videos import make_video
 
 
 def _fresh_page(browser, live_server) -> Page:
@@ -95,3 +96,35 @@ def test_sign_in_return_path_never_leaves_the_site(browser, live_server):
         expect(page).to_have_url(f"{live_server.url}/", timeout=10_000)
         expect(page.get_by_test_id("nav-account")).to_have_text(live_server.admin_email)
     page.context.close()
+
+
+def test_a_crashed_jobs_traceback_is_shown_to_administrators_only(
+    page: Page, browser, live_server, tmp_path
+):
+    owner = live_server.client(add_user(live_server.settings, "olga@example.org"))
+    project = owner.post("/api/projects", json={"name": "olga's"}).json()
+    clip = make_video(tmp_path / "clip.mp4", width=64, height=48, seconds=0.3)
+    with open(clip, "rb") as fh:
+        video = owner.post(f"/api/projects/{project['id']}/videos", files={"file": fh}).json()
+    # A file where the frames' folder belongs: storing the first frame crashes the worker.
+    (live_server.settings.data_path / f"media/projects/{project['id']}/frames").write_bytes(b"")
+    job = owner.post(f"/api/videos/{video['id']}/sample", json={"every_n_frames": 1}).json()
+    done = live_server.wait_job(job["id"])
+    assert done["status"] == "failed" and "unexpected error" in done["error"], done
+
+    page.goto(f"/jobs/{job['id']}")
+    expect(page.get_by_test_id("job-error-summary")).to_have_text(done["error"])
+    expect(page.get_by_test_id("job-error-details")).to_be_hidden()
+    page.get_by_test_id("job-error-toggle").click()
+    expect(page.get_by_test_id("job-error-details")).to_contain_text("Traceback")
+
+    olga = _fresh_page(browser, live_server)
+    olga.goto(f"/jobs/{job['id']}")
+    olga.get_by_test_id("login-email").fill("olga@example.org")
+    olga.get_by_test_id("login-password").fill(PASSWORD)
+    olga.get_by_test_id("login-submit").click()
+    expect(olga.get_by_test_id("job-error-summary")).to_have_text(done["error"])
+    expect(olga.get_by_test_id("job-error-toggle")).to_be_hidden()
+    assert "Traceback" not in olga.content()
+    olga.context.close()
+    owner.close()

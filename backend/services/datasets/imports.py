@@ -110,6 +110,13 @@ def request_import(
         finally:
             source.close()
         storage.put_file(zip_path, key)
+        try:
+            # Committed here: a database that fails (e.g. full) must not leave the zip unowned.
+            session.commit()
+        except BaseException:
+            session.rollback()
+            storage.delete(key)
+            raise
         return job
     finally:
         zip_path.unlink(missing_ok=True)

@@ -28,7 +28,9 @@ function render(job) {
   const failed = Boolean(job.error);
   byTestId("job-error").hidden = !failed;
   byTestId("job-error-summary").textContent = failed ? errorSummary(job.error) : "";
-  byTestId("job-error-details").textContent = job.error || "";
+  // The API includes error_detail only for site administrators.
+  byTestId("job-error-more").hidden = !job.error_detail;
+  byTestId("job-error-details").textContent = job.error_detail || "";
   byTestId("job-params").textContent = pretty(job.params);
   byTestId("job-result").textContent = pretty(job.result);
   const facts = [

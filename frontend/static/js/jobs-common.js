@@ -67,7 +67,7 @@ export function updateStatusBadge(node, status) {
   node.textContent = status;
 }
 
-/** The first line of an error (a full traceback goes behind a toggle). */
+/** The sentence of a job's error (errors stored before error_detail may hold a traceback). */
 export function errorSummary(error) {
   const lines = String(error || "").trim().split("\n").filter((line) => line.trim());
   // Python tracebacks end with the exception line; plain messages are a single line.
