@@ -28,46 +28,30 @@ def list_jobs(
     return [_out(session, job, identity) for job in found]
 
 
-<<<<<<< HEAD
 @router.get("/{job_id}", response_model=JobOut, openapi_extra=by("job_id"))
-def get_job(job_id: int, session: Session = DbSession):
-    """A job's status, progress, message, error and result."""
-    return _out(session, jobs.get_job(session, job_id))
-
-
-@router.post("/{job_id}/cancel", response_model=JobOut, openapi_extra=by("job_id"))
-def cancel_job(job_id: int, session: Session = DbSession, dispatcher=Depends(get_dispatcher)):
-=======
-@router.get("/{job_id}", response_model=JobOut)
 def get_job(job_id: int, identity: Identity = CurrentUser, session: Session = DbSession):
     """A job's status, progress, message, error (its detail for administrators) and result."""
     return _out(session, jobs.get_job(session, job_id), identity)
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut)
+@router.post("/{job_id}/cancel", response_model=JobOut, openapi_extra=by("job_id"))
 def cancel_job(
     job_id: int,
     identity: Identity = CurrentUser,
     session: Session = DbSession,
     dispatcher=Depends(get_dispatcher),
 ):
->>>>>>> errors
     """Cancel a queued job, or ask a running one to stop at its next step."""
     return _out(session, jobs.cancel_job(session, job_id, dispatcher.revoke), identity)
 
 
-<<<<<<< HEAD
 @router.post("/{job_id}/retry", response_model=JobOut, openapi_extra=by("job_id"))
-def retry_job(job_id: int, session: Session = DbSession, dispatcher=Depends(get_dispatcher)):
-=======
-@router.post("/{job_id}/retry", response_model=JobOut)
 def retry_job(
     job_id: int,
     identity: Identity = CurrentUser,
     session: Session = DbSession,
     dispatcher=Depends(get_dispatcher),
 ):
->>>>>>> errors
     """Queue a failed or cancelled job again."""
     job = jobs.enqueue(session, jobs.retry_job(session, job_id), dispatcher.dispatch)
     return _out(session, job, identity)
