@@ -32,6 +32,7 @@ from backend.api.access import account, authorize, check_routes
 from backend.api.connections import ConnectionBalancer
 from backend.api.deps import request_threads
 from backend.api.headers import SecurityHeaders
+from backend.api.limits import BodyLimits
 from backend.config import Settings, load_settings
 from backend.db import make_engine, make_sessionmaker, session_scope
 from backend.errors import (
@@ -153,6 +154,9 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
         return app.openapi()
 
     app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
+    # Innermost of the three: bodies are capped before routing and sign-in, and the 413 gets
+    # the security headers.
+    app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ConnectionBalancer, processes=settings.web_workers)
     check_routes(app)  # fail closed: a route that does not say how its project is found

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     port: int = 8000
     web_workers: int = Field(2, ge=1)
     max_upload_mb: int = Field(2048, ge=1)
+    max_form_fields: int = Field(1000, ge=1)
+    max_json_kb: int = Field(1024, ge=1)
     worker_concurrency: int = Field(1, ge=1)
     worker_queues: str = "cpu,gpu"
     heartbeat_s: float = Field(5.0, gt=0)
@@ -66,6 +68,11 @@ class Settings(BaseSettings):
     def max_upload_bytes(self) -> int:
         """Upload size limit in bytes."""
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_json_bytes(self) -> int:
+        """Size limit in bytes of any request body other than an upload or a mask."""
+        return self.max_json_kb * 1024
 
 
 def load_settings(**overrides) -> Settings:

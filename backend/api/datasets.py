@@ -43,7 +43,7 @@ async def import_dataset(
 ):
     """Upload a dataset zip (multipart field `file`) and queue its import."""
     get_project(session, project_id)
-    files = await receive_files(request, storage, {"file"}, settings.max_upload_bytes)
+    files = await receive_files(request, storage, {"file"}, settings)
     if len(files) != 1:
         discard(files)
         raise Invalid("Send exactly one zip in the multipart field 'file'.")

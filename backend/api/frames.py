@@ -30,7 +30,7 @@ async def upload_images(
     settings=Depends(get_settings),
 ):
     """Upload JPEG/PNG images as frames (multipart field `files`, several); all or none."""
-    files = await receive_files(request, storage, {"files"}, settings.max_upload_bytes)
+    files = await receive_files(request, storage, {"files"}, settings)
     uploads = [(f.path, f.filename) for f in files]
     return frames.add_images(session, storage, settings, project_id, uploads)
 

@@ -53,7 +53,7 @@ async def upload_model(
 ):
     """Register a checkpoint (multipart `file` + metadata fields); a worker inspects it."""
     texts: dict[str, str] = {}
-    files = await receive_files(request, storage, {"file"}, settings.max_upload_bytes, texts)
+    files = await receive_files(request, storage, {"file"}, settings, texts)
     try:
         if len(files) != 1:
             raise Invalid("Send exactly one checkpoint in the multipart field 'file'.")

@@ -7,6 +7,8 @@ from pathlib import Path
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from backend.api.limits import MULTIPART, refusal
+from backend.config import Settings
 from backend.errors import Invalid, TooLarge, is_disk_full
 from backend.storage import LocalStorage
 
@@ -22,6 +24,8 @@ class UploadedFile:
 
 
 MAX_FIELD_BYTES = 64 * 1024
+# Text fields are kept in memory: together at most this much (however many the form holds).
+MAX_TEXT_BYTES = 2**20
 BINARY = {"type": "string", "format": "binary"}
 
 
@@ -41,26 +45,27 @@ class _State:
     current: UploadedFile | None = None
     handle: object = None
     text_field: str | None = None
+    parts: int = 0
     total: int = 0
+    text_total: int = 0
 
 
 async def receive_files(
     request: Request,
     storage: LocalStorage,
     fields: set[str],
-    limit_bytes: int,
+    settings: Settings,
     texts: dict[str, str] | None = None,
 ) -> list[UploadedFile]:
-    """Spool the named file fields of a multipart request to disk, enforcing a size limit.
+    """Spool the named file fields of a multipart request to disk, enforcing the upload limits.
 
-    Small non-file fields are collected into `texts` when a dict is given.
+    Every part counts against MAX_UPLOAD_MB and MAX_FORM_FIELDS, text fields included; small
+    non-file fields are collected into `texts` when a dict is given.
     """
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in options:
         raise Invalid("Send the file as multipart/form-data.")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit_bytes + 64 * 1024:
-        raise TooLarge(f"The upload is larger than the {limit_bytes // 2**20} MB limit.")
+    limit_bytes, max_parts = settings.max_upload_bytes, settings.max_form_fields
     files: list[UploadedFile] = []
     state = _State()
 
@@ -74,6 +79,9 @@ async def receive_files(
         state.header_value += data[start:end]
 
     def on_headers_finished() -> None:
+        state.parts += 1
+        if state.parts > max_parts:
+            raise TooLarge(f"The form has more than {max_parts} fields (SEGTUNE_MAX_FORM_FIELDS).")
         state.headers[state.header_field.lower()] = state.header_value
         _, disp = parse_options_header(state.headers.get(b"content-disposition", b""))
         name = disp.get(b"name", b"").decode("utf-8", "replace")
@@ -83,18 +91,25 @@ async def receive_files(
             files.append(state.current)  # before opening: a failed open leaves no temp file
             state.handle = open(state.current.path, "wb")
         elif texts is not None and raw is None:
+            if name in texts:  # which copy counts would be a guess (a project_id, say)
+                raise Invalid(f"The form field {name!r} was sent more than once.")
             state.text_field = name
             texts[name] = ""
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
+        # Every part's bytes count, also those of fields nobody keeps.
+        state.total += end - start
+        if state.total > limit_bytes:
+            raise TooLarge(refusal(settings, MULTIPART))
         if state.text_field is not None and texts is not None:
+            state.text_total += end - start
+            if state.text_total > MAX_TEXT_BYTES:
+                held = MAX_TEXT_BYTES // 2**20
+                raise TooLarge(f"The form's text fields hold more than {held} MB together.")
             texts[state.text_field] += data[start:end].decode("utf-8", "replace")
             if len(texts[state.text_field]) > MAX_FIELD_BYTES:
                 raise Invalid(f"The form field {state.text_field!r} is too long.")
         if state.current is not None:
-            state.total += end - start
-            if state.total > limit_bytes:
-                raise TooLarge(f"The upload is larger than the {limit_bytes // 2**20} MB limit.")
             state.handle.write(data[start:end])
             state.current.size += end - start
 

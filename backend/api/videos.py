@@ -28,7 +28,7 @@ async def upload_video(
     settings=Depends(get_settings),
 ):
     """Upload one video (multipart field `file`), streamed to disk and probed."""
-    files = await receive_files(request, storage, {"file"}, settings.max_upload_bytes)
+    files = await receive_files(request, storage, {"file"}, settings)
     if len(files) != 1:
         discard(files)
         raise Invalid("Send exactly one video in the multipart field 'file'.")

@@ -233,6 +233,15 @@ def test_model_upload_target_is_the_form_field_checked_before_storing(client, wo
     assert upload(sam, {"project_id": str(pid)}, params={"project_id": own}).status_code == 404
     assert upload(vera, {"project_id": str(pid)}).status_code == 403
     assert upload(sam, {"project_id": "x"}).status_code == 422
+    twice = sam["client"].post(
+        "/api/models",
+        files=[
+            ("file", ("m.pt", b"x")),
+            ("project_id", (None, str(own))),
+            ("project_id", (None, str(pid))),
+        ],
+    )
+    assert twice.status_code == 422 and "more than once" in twice.json()["detail"]
     assert upload(sam, {}).status_code == 403  # a shared model is an administrator's
     assert len(client.get("/api/models").json()) == before
     assert upload(sam, {"project_id": str(own)}).status_code == 202
