@@ -25,7 +25,8 @@ from worker.ml.models.espnetv2 import (
     scale_from_state,
 )
 from worker.ml.presets import PRESETS, default_class_map
-from worker.ml.train import TrainConfig, _optimizer, fit, init_model
+from worker.ml.train import TrainConfig, fit, init_model
+from worker.ml.warmstart import make_optimizer
 
 from .conftest import require_shared, synthetic_samples
 
@@ -108,7 +109,7 @@ def test_encoder_trains_at_the_backbone_multiplier(tmp_path) -> None:
         backbone_lr_mult=0.1,
     )
     model, _ = init_model(config)
-    groups = _optimizer(model, config).param_groups
+    groups = make_optimizer(model, config).param_groups
     names = {id(p): n for n, p in model.base.named_parameters()}
     by_mult = {g["lr_mult"]: {names[id(p)] for p in g["params"]} for g in groups}
     assert by_mult[0.1] and all(n.startswith("base_net.") for n in by_mult[0.1])

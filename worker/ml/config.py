@@ -39,6 +39,9 @@ class TrainConfig:
     hflip: bool = True
     device: str = "auto"
     amp: str = "auto"  # bf16 autocast where the hardware runs it natively; "off" or "bf16"
+    # Validation (which selects the kept model) runs in float32; "train" uses the training's
+    # precision, kept only to measure what bf16 validation does (bench/train_eval.py).
+    validate_precision: str = "float32"
     num_threads: int | None = None  # CPU threads; None: every available core
     overlay_max_side: int = 640  # 0: no validation overlays
     # Defences against overfitting a few frames and forgetting the source (worker/ml/defences).

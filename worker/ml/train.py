@@ -11,15 +11,15 @@ import torch
 from torch import nn
 
 from . import metrics
-from .checkpoints import ModelMeta, build_from_checkpoint, describe, load_checkpoint
+from .checkpoints import ModelMeta, build_from_checkpoint, load_checkpoint
 from .checkpoints import save_checkpoint as write_checkpoint
 from .classmap import GroupedLogits, unwrap
 from .config import TrainConfig, resume_mismatch, stored_form
 from .data import Augment, Sample, TrainData, crop_shape, make_batch
 from .defences import Teacher, WeightAnchor, WeightAverage, distillation_loss, freeze_batchnorm
 from .evaluate import frame_loss, overlay, predict_logits
-from .models import backbone_prefixes, build_model
 from .runtime import amp_dtype, autocast, prepare, resolve_device, use_all_cores
+from .warmstart import init_model, lr_factor, make_optimizer
 
 
 @dataclass
@@ -57,69 +57,6 @@ class FitResult:
     elapsed_seconds: float
 
 
-def init_model(config: TrainConfig) -> tuple[nn.Module, ModelMeta]:
-    """The model at step 0: random init, or the base with its classes grouped (no cold head)."""
-    classes = config.classes
-    if config.base_checkpoint is None:
-        arch = config.architecture or "deeplabv3plus_mobilenet"
-        model = build_model(arch, len(classes), config.output_stride, **config.model_kwargs)
-        meta = ModelMeta(arch, config.output_stride, classes, model_kwargs=config.model_kwargs)
-        return model, meta
-    ckpt = load_checkpoint(config.base_checkpoint)
-    base = describe(ckpt, config.architecture, config.output_stride, config.base_classes)
-    model = unwrap(build_from_checkpoint(ckpt, base))
-    n_base = len(base.classes)
-    table = config.class_map
-    if table is None and n_base != len(classes):
-        raise ValueError(
-            f"the base model has {n_base} classes, the project {len(classes)}: "
-            "a class map is needed"
-        )
-    if table is not None and len(table) != n_base:
-        raise ValueError(f"class map has {len(table)} entries; the base model has {n_base} classes")
-    table = table or list(range(n_base))
-    # A base that is itself grouped: compose its table with ours, over its head's rows.
-    rows = [table[k] for k in base.class_map] if base.class_map else table
-    meta = ModelMeta(
-        base.architecture,
-        config.output_stride,
-        classes,
-        base.mean,
-        base.std,
-        model_kwargs=base.model_kwargs,
-    )
-    if rows == list(range(len(classes))):
-        return model, meta  # one head row per project class already: nothing to group
-    meta.source_classes = base.source_classes if base.class_map else base.classes
-    meta.class_map = rows
-    return GroupedLogits(model, rows, len(classes)), meta
-
-
-def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
-    """SGD with the backbone (the model's `backbone_prefixes`) at backbone_lr_mult of the lr."""
-    base = unwrap(model)
-    prefixes = backbone_prefixes(base)
-    named = list(base.named_parameters())
-    backbone = [p for n, p in named if n.startswith(prefixes)]
-    head = [p for n, p in named if not n.startswith(prefixes)]
-    groups = [
-        {"params": backbone, "lr_mult": config.backbone_lr_mult},
-        {"params": head, "lr_mult": 1.0},
-    ]
-    return torch.optim.SGD(
-        [g for g in groups if g["params"]],
-        lr=config.lr,
-        momentum=config.momentum,
-        # L2-SP pulls toward the base weights; decaying toward zero as well would fight it.
-        weight_decay=0.0 if config.l2sp_weight else config.weight_decay,
-    )
-
-
-def _lr_factor(iteration: int, total: int, power: float) -> float:
-    """Poly schedule: (1 - iteration / total) ** power."""
-    return (1 - iteration / total) ** power
-
-
 def validate(
     model: nn.Module,
     samples: list[Sample],
@@ -130,7 +67,7 @@ def validate(
 ) -> tuple[float | None, np.ndarray, list]:
     """(mean val loss, confusion matrix, overlays) over full-resolution val frames.
 
-    fit validates in float32 (dtype None) whatever precision it trains in: see _VALIDATE_DTYPE.
+    fit validates in float32 (dtype None) whatever precision it trains in (validate_precision).
     """
     k = len(meta.classes)
     colors = [c["color"] for c in meta.classes]
@@ -158,12 +95,6 @@ def _resume_state(path: str | Path, config: TrainConfig) -> tuple[nn.Module, Mod
     if diff:
         raise ValueError(f"cannot resume: configuration differs in {diff}")
     return build_from_checkpoint(ckpt, ckpt.meta), ckpt.meta, ckpt.extra
-
-
-# bf16 training is the speed on CPUs with native bf16, but validation scores and selects the
-# model, and bf16 inference there occasionally produced garbage (val loss 4e25, mIoU 0.30 in 2
-# of 25 validations of one run), so every validation runs in float32.
-_VALIDATE_DTYPE = None
 
 
 def _defences(config: TrainConfig, model: nn.Module, device: torch.device, state: dict):
@@ -211,6 +142,10 @@ def fit(
     else:
         torch.backends.cudnn.benchmark = True
     dtype = amp_dtype(device, config.amp)
+    # bf16 training is the speed on CPUs with native bf16, but validation selects the kept
+    # model, and bf16 inference there occasionally produced garbage (val loss 4e25, mIoU 0.30 in
+    # 2 of 25 validations of one run): validation runs in float32 unless asked otherwise.
+    val_dtype = dtype if config.validate_precision == "train" else None
     total = config.total_iterations(len(data.train))
     out_dir = Path(config.output_dir)
     latest_path, best_path = out_dir / "latest.pt", out_dir / "best.pt"
@@ -225,7 +160,7 @@ def fit(
         state = {"iteration": 0, "history": [], "best": None, "elapsed": 0.0}
     model = prepare(model, device).train()
     teacher, anchor, ema = _defences(config, model, device, state)
-    optimizer = _optimizer(model, config)
+    optimizer = make_optimizer(model, config)
     if resume_from is not None:
         optimizer.load_state_dict(state["optimizer_state"])
     start, history, best = state["iteration"], list(state["history"]), state["best"]
@@ -258,7 +193,7 @@ def fit(
         if validating:
             with ema.applied(model) if ema is not None else nullcontext():
                 val_loss, cm, pictures = validate(
-                    model, data.val, meta, device, _VALIDATE_DTYPE, config.overlay_max_side
+                    model, data.val, meta, device, val_dtype, config.overlay_max_side
                 )
             summary = metrics.summarize(cm, [c["name"] for c in meta.classes])
             miou = summary["mean_iou"]
@@ -294,7 +229,7 @@ def fit(
     if start == 0 and config.validate_at_start:
         report(0, None, config.lr)
     for iteration in range(start, total):
-        factor = _lr_factor(iteration, total, config.poly_power)
+        factor = lr_factor(iteration, total, config.poly_power)
         for group in optimizer.param_groups:
             group["lr"] = config.lr * group["lr_mult"] * factor
         # Seeding per iteration makes dropout depend only on (seed, iteration), like the batches.

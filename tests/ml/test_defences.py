@@ -1,0 +1,158 @@
+"""Defences against overfitting and forgetting, multi-scale inference, float32 validation."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from worker.ml.checkpoints import load_checkpoint
+from worker.ml.data import TrainData
+from worker.ml.defences import (
+    WeightAnchor,
+    WeightAverage,
+    distillation_loss,
+    freeze_batchnorm,
+)
+from worker.ml.evaluate import predict_logits
+from worker.ml.models import build_model
+from worker.ml.train import Progress, TrainConfig, fit
+
+from .conftest import TINY, synthetic_samples
+from .test_train import _grouped_base
+
+
+def test_distillation_is_zero_for_the_teacher_itself_and_grows_with_disagreement():
+    teacher = torch.randn(2, 5, 4, 4)
+    everywhere = torch.ones(2, 4, 4, dtype=torch.bool)
+    assert distillation_loss(teacher, teacher, 2.0, everywhere).item() == pytest.approx(0, abs=1e-6)
+    near = distillation_loss(teacher + 0.1 * torch.randn_like(teacher), teacher, 2.0, everywhere)
+    far = distillation_loss(torch.randn_like(teacher), teacher, 2.0, everywhere)
+    assert 0 < near.item() < far.item()
+    nowhere = torch.zeros_like(everywhere)
+    assert distillation_loss(torch.randn_like(teacher), teacher, 2.0, nowhere).item() == 0
+
+
+def test_weight_anchor_pulls_toward_the_start():
+    layer = nn.Linear(3, 2)
+    anchor = WeightAnchor(layer)
+    start = layer.weight.detach().clone()
+    with torch.no_grad():
+        layer.weight.add_(1.0)
+    layer.weight.grad = torch.zeros_like(layer.weight)
+    layer.bias.grad = torch.zeros_like(layer.bias)
+    anchor.pull(layer, 0.5)
+    assert torch.allclose(layer.weight.grad, torch.full_like(start, 0.5))
+    assert torch.allclose(layer.bias.grad, torch.zeros_like(layer.bias))
+
+
+def test_weight_average_follows_the_weights_and_restores_the_raw_ones():
+    layer = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.fill_(0.0)
+    ema = WeightAverage(layer, decay=0.5)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    ema.update(layer)
+    ema.update(layer)
+    assert torch.allclose(ema.shadow["weight"], torch.full((1, 2), 0.75))
+    with ema.applied(layer):
+        assert torch.allclose(layer.weight, torch.full((1, 2), 0.75))
+    assert torch.allclose(layer.weight, torch.ones(1, 2))
+
+
+def test_frozen_batch_norm_keeps_the_running_statistics():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).train()
+    before = model[1].running_mean.clone()
+    freeze_batchnorm(model)
+    model(torch.randn(4, 3, 8, 8) + 5)
+    assert torch.equal(model[1].running_mean, before) and model[0].training
+
+
+def _config(tmp_path, base, table, **defences) -> TrainConfig:
+    return TrainConfig(
+        output_dir=str(tmp_path),
+        base_checkpoint=base,
+        class_map=table,
+        batch_size=2,
+        iterations=6,
+        crop_size=48,
+        checkpoint_every=2,
+        device="cpu",
+        amp="off",
+        seed=5,
+        num_threads=1,
+        overlay_max_side=0,
+        **defences,
+    )
+
+
+ALL = {
+    "distill_weight": 1.0,
+    "l2sp_weight": 0.05,
+    "freeze_bn": True,
+    "ema_decay": 0.8,
+    "select": "last",
+}
+
+
+def test_every_defence_together_trains_keeps_the_average_and_resumes_exactly(tmp_path):
+    base, table = _grouped_base(tmp_path)
+    data = TrainData(train=synthetic_samples(5, seed=0), val=synthetic_samples(2, seed=1))
+    config = _config(tmp_path / "full", base, table, **ALL)
+    full: list[Progress] = []
+    result = fit(config, data, full.append)
+    assert all(np.isfinite(p.train_loss) for p in full[1:])
+    assert result.best_iteration == 6  # "last": the final average is kept
+    kept = load_checkpoint(result.best_checkpoint)
+    latest = load_checkpoint(result.latest_checkpoint)
+    # The kept model is the weight average, not the raw weights; BN statistics are the base's.
+    assert any(not torch.equal(kept.state[k], latest.state[k]) for k in kept.state)
+    base_state = load_checkpoint(base).state
+    stats = [k for k in base_state if k.endswith("running_mean")]
+    assert stats and all(torch.equal(latest.state[k], base_state[k]) for k in stats)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(progress: Progress) -> None:
+        if progress.iteration == 3:
+            raise Stop
+
+    again = replace(config, output_dir=str(tmp_path / "again"))
+    with pytest.raises(Stop):
+        fit(again, data, stop_at_3)
+    resumed = fit(again, data, lambda p: None, resume_from=tmp_path / "again")
+    a, b = load_checkpoint(result.best_checkpoint), load_checkpoint(resumed.best_checkpoint)
+    assert all(torch.equal(a.state[k], b.state[k]) for k in a.state)
+
+
+def test_distillation_and_anchor_change_the_result(tmp_path):
+    base, table = _grouped_base(tmp_path)
+    data = TrainData(train=synthetic_samples(5, seed=0), val=synthetic_samples(2, seed=1))
+    plain = fit(_config(tmp_path / "plain", base, table), data, lambda p: None)
+    anchored = fit(
+        _config(tmp_path / "anchored", base, table, l2sp_weight=1.0), data, lambda p: None
+    )
+    start = load_checkpoint(base).state
+
+    def drift(path) -> float:
+        state = load_checkpoint(path).state
+        return sum(float((state[k] - start[k]).abs().sum()) for k in start if "running" not in k)
+
+    assert drift(anchored.latest_checkpoint) < drift(plain.latest_checkpoint)
+
+
+def test_multi_scale_inference_averages_rescaled_predictions():
+    torch.manual_seed(0)
+    model = build_model("deeplabv3plus_mobilenet", 3, 16, **TINY).eval()
+    image = np.random.default_rng(0).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    mean, std, cpu = [0.5] * 3, [0.25] * 3, torch.device("cpu")
+    one = predict_logits(model, image, mean, std, cpu)
+    assert torch.equal(predict_logits(model, image, mean, std, cpu, scales=(1.0,)), one)
+    assert torch.allclose(predict_logits(model, image, mean, std, cpu, scales=(1.0, 1.0)), one)
+    larger = predict_logits(model, image, mean, std, cpu, scales=(1.5,))
+    both = predict_logits(model, image, mean, std, cpu, scales=(1.0, 1.5))
+    assert larger.shape == one.shape == both.shape
+    assert torch.allclose(both, (one + larger) / 2, atol=1e-5)
