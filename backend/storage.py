@@ -37,7 +37,8 @@ class _Owner:
         while True:
             token = uuid.uuid4().hex[:TOKEN_LEN]
             path = tmp_dir / OWNER_LOCK.format(token)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            # Readable by all: a sweeper running as another user (a container) must lock it.
+            fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
             # A sweeper may have taken the fresh file for a dead owner's and unlinked it before
             # this lock: then the lock holds an unlinked inode, and a new token is drawn.
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -104,16 +105,22 @@ class AtomicWrites:
         if token not in seen:
             seen[token] = True  # no lock file: its owner is gone (or never got this far)
             lock = self.tmp_dir / OWNER_LOCK.format(token)
-            with contextlib.suppress(FileNotFoundError):
-                fd = os.open(lock, os.O_RDWR)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    if remove:
-                        lock.unlink()  # while holding it, so no new owner can adopt the file
-                except BlockingIOError:
-                    seen[token] = False
-                finally:
-                    os.close(fd)
+            try:
+                fd = os.open(lock, os.O_RDONLY)
+            except FileNotFoundError:
+                return True
+            except PermissionError:  # cannot tell: keep its files
+                seen[token] = False
+                return False
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if remove:  # while holding it, so no new owner can adopt the file
+                    with contextlib.suppress(PermissionError):
+                        lock.unlink()
+            except BlockingIOError:
+                seen[token] = False
+            finally:
+                os.close(fd)
         return seen[token]
 
     def stale_temp(self, remove: bool = False) -> list[Path]:
@@ -130,9 +137,12 @@ class AtomicWrites:
                 else:
                     gone = path.is_file() and path.stat().st_mtime < time.time() - LEGACY_AGE_S
                 if gone and not is_lock:
-                    stale.append(path)
                     if remove:
-                        path.unlink()
+                        try:
+                            path.unlink()
+                        except PermissionError:  # another user's, in a shared folder: stays
+                            continue
+                    stale.append(path)
         return stale
 
     def sweep_temp(self) -> int:

@@ -67,8 +67,9 @@ class RunningJob:
             self.observer(fraction, message)
         with session_scope(self.sessions) as session:
             cancel = jobs.report_progress(session, self.job_id, fraction, message)
-            gone = not cancel and session.scalar(select(Job.id).where(Job.id == self.job_id))
-        if gone is None:
+            # The row goes with its project: stop instead of working on for nobody.
+            exists = session.scalar(select(Job.id).where(Job.id == self.job_id)) is not None
+        if not exists:
             raise JobGone()
         if cancel:
             raise jobs.JobCancelled()
@@ -141,10 +142,9 @@ def _settle(ctx: RunningJob, status: str, kwargs: dict) -> tuple[str, dict]:
     """A run whose project (so its job row) vanished is cancelled; then clean up after it."""
     try:
         with session_scope(ctx.sessions) as session:
-            job_gone = session.get(Job, ctx.job_id) is None
-            project_gone = (
-                ctx.project_id is not None and session.get(Project, ctx.project_id) is None
-            )
+            job_gone = session.scalar(select(Job.id).where(Job.id == ctx.job_id)) is None
+            project = select(Project.id).where(Project.id == ctx.project_id)
+            project_gone = ctx.project_id is not None and session.scalar(project) is None
     except Exception:  # noqa: BLE001 - the outcome must still be recorded if it can be
         log.warning("could not check whether job %s still exists", ctx.job_id, exc_info=True)
         job_gone = project_gone = False

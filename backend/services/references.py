@@ -12,9 +12,9 @@ from backend.models import Frame, Job, Mask, SegModel, Video
 CHUNK = 500  # keys per IN (...) query
 JOB_KEY = re.compile(r"jobs/(\d+)/")
 PROJECT_KEY = re.compile(r"projects/(\d+)/")
-# An import's uploaded zip is needed while the job may still run: a worker-lost failure keeps
-# it for the retry (a normal end of the job deletes it).
-IMPORT_ZIP_NEEDED = ("queued", "running", "failed")
+# An import's uploaded zip is needed while the job may still run or be retried: the job
+# deletes it when it ends, but not when its worker was lost or it was cancelled before it began.
+IMPORT_ZIP_NEEDED = ("queued", "running", "failed", "cancelled")
 
 
 @dataclass(frozen=True)
