@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         reaper = asyncio.create_task(_reap_forever(app))
-        # Spooled uploads of a killed server never became media: an hour old, they are junk.
+        # Spooled uploads of a killed process never became media; a live process's stay.
         swept = await asyncio.to_thread(app.state.storage.sweep_temp)
         if swept:
             log.warning("removed %d stale temporary files", swept)

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from backend.cli_backup import backup, restore
 from backend.cli_datasets import import_dataset
+from backend.cli_fsck import fsck
 from backend.cli_models import models_app, train
 from backend.cli_users import ensure_admin, users_app
 from backend.config import load_settings
@@ -24,6 +25,7 @@ app.command("train")(train)
 app.command("backup")(backup)
 app.command("import")(import_dataset)
 app.command("restore")(restore)
+app.command("fsck")(fsck)
 console = Console()
 
 

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -53,12 +52,6 @@ class S3Storage(AtomicWrites):
             os.replace(tmp, local)
         return local
 
-    def temp_path(self, suffix: str = "") -> Path:
-        """A fresh local temporary file."""
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=suffix)
-        os.close(fd)
-        return Path(name)
-
     def put_file(self, src: Path, key: str) -> None:
         """Upload a finished local file (multipart, streamed) and keep it as the cached copy."""
         self.client.upload_file(str(src), self.bucket, self._name(key), Config=TRANSFER)
@@ -93,11 +86,16 @@ class S3Storage(AtomicWrites):
 
     def keys(self) -> Iterator[str]:
         """Every stored key."""
+        for key, _ in self.listing():
+            yield key
+
+    def listing(self) -> Iterator[tuple[str, float]]:
+        """Every stored key with its modification time (seconds since the epoch)."""
         paginator = self.client.get_paginator("list_objects_v2")
         start = self.prefix + "/" if self.prefix else ""
         for page in paginator.paginate(Bucket=self.bucket, Prefix=start):
             for obj in page.get("Contents", []):
-                yield obj["Key"][len(start) :]
+                yield obj["Key"][len(start) :], obj["LastModified"].timestamp()
 
     def delete_tree(self, prefix: str) -> None:
         """Remove every object under a prefix."""
@@ -107,3 +105,12 @@ class S3Storage(AtomicWrites):
             if keys:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
         shutil.rmtree(self.cache / prefix, ignore_errors=True)
+
+    def stale_cache(self, live: set[str]) -> list[Path]:
+        """Cached copies of objects deleted since (by another machine, or behind our back)."""
+        stale = []
+        for path in sorted(self.cache.rglob("*")):
+            if path.is_file() and self.tmp_dir not in path.parents:
+                if path.relative_to(self.cache).as_posix() not in live:
+                    stale.append(path)
+        return stale

@@ -2,23 +2,34 @@
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
 from backend.db import session_scope
 from backend.errors import DomainError, OutOfSpace, is_disk_full
+from backend.models import Job, Project
 from backend.services import jobs
-from backend.storage import LocalStorage
+from backend.services.references import unreferenced
+from backend.storage import LocalStorage, RecordingStorage
 
 log = logging.getLogger("segtune.worker")
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+PROJECT_DELETED = "The project was deleted while this job ran."
+JOB_DELETED = "The job was deleted while it ran."
+
+
+class JobGone(jobs.JobCancelled):
+    """Raised at a progress report when the job's row is gone (its project was deleted)."""
 
 
 class RunningJob:
@@ -35,8 +46,20 @@ class RunningJob:
         observer: Callable[[float, str], None] | None = None,
     ):
         self.job_id, self.project_id, self.params = job_id, project_id, params
-        self.sessions, self.storage, self.settings = sessions, storage, settings
+        # Every key and temporary file the body writes is recorded, so that a failed or
+        # cancelled run can take back what no row refers to (see _clean_up).
+        self.sessions, self.storage, self.settings = sessions, RecordingStorage(storage), settings
         self.observer = observer
+        self.made: list[tuple[type, int]] = []
+
+    @property
+    def work_dir(self) -> Path:
+        """Local scratch folder of this job: kept after a failure so a retry can resume."""
+        return self.settings.data_path / "runs" / f"job{self.job_id}"
+
+    def made_row(self, model: type, row_id: int) -> None:
+        """Note a committed row that only this run's success makes valid (undone otherwise)."""
+        self.made.append((model, row_id))
 
     def progress(self, fraction: float, message: str) -> None:
         """Store progress; raise JobCancelled when the user asked to stop."""
@@ -44,6 +67,10 @@ class RunningJob:
             self.observer(fraction, message)
         with session_scope(self.sessions) as session:
             cancel = jobs.report_progress(session, self.job_id, fraction, message)
+            # The row goes with its project: stop instead of working on for nobody.
+            exists = session.scalar(select(Job.id).where(Job.id == self.job_id)) is not None
+        if not exists:
+            raise JobGone()
         if cancel:
             raise jobs.JobCancelled()
 
@@ -101,8 +128,8 @@ def run_job(
     beat = _Heartbeat(job_id, sessions, settings.heartbeat_s)
     beat.start()
     started = time.monotonic()
+    ctx = RunningJob(job_id, project_id, params, sessions, storage, settings, observer)
     try:
-        ctx = RunningJob(job_id, project_id, params, sessions, storage, settings, observer)
         result = body(ctx)
         status, kwargs = "succeeded", {"result": result, "message": "done"}
     except jobs.JobCancelled:
@@ -115,7 +142,54 @@ def run_job(
     finally:
         beat.stopped.set()
         beat.join()
+    status, kwargs = _settle(ctx, status, kwargs)
     with session_scope(sessions) as session:
         jobs.finish_job(session, job_id, status, **kwargs)
     log.info("job %s %s in %.1fs", job_id, status, time.monotonic() - started)
     return status
+
+
+def _settle(ctx: RunningJob, status: str, kwargs: dict) -> tuple[str, dict]:
+    """A run whose project (so its job row) vanished is cancelled; then clean up after it."""
+    try:
+        with session_scope(ctx.sessions) as session:
+            job_gone = session.scalar(select(Job.id).where(Job.id == ctx.job_id)) is None
+            project = select(Project.id).where(Project.id == ctx.project_id)
+            project_gone = ctx.project_id is not None and session.scalar(project) is None
+    except Exception:  # noqa: BLE001 - the outcome must still be recorded if it can be
+        log.warning("could not check whether job %s still exists", ctx.job_id, exc_info=True)
+        job_gone = project_gone = False
+    if job_gone or project_gone:
+        # The rows the body worked on are gone too, whatever it tripped over: not a failure.
+        status, kwargs = "cancelled", {"message": PROJECT_DELETED if project_gone else JOB_DELETED}
+        log.info("job %s: %s", ctx.job_id, kwargs["message"])
+    try:
+        _clean_up(ctx, status)
+    except Exception:  # noqa: BLE001 - fsck finds what a failed clean-up leaves
+        log.warning("cleaning up after job %s failed", ctx.job_id, exc_info=True)
+    return status, kwargs
+
+
+def _clean_up(ctx: RunningJob, status: str) -> None:
+    """Remove what a failed or cancelled run wrote that no committed row refers to."""
+    recorder = ctx.storage
+    for path in recorder.temps:
+        path.unlink(missing_ok=True)
+    if status != "failed":
+        shutil.rmtree(ctx.work_dir, ignore_errors=True)
+    if status == "succeeded":
+        return
+    if ctx.made:
+        with session_scope(ctx.sessions) as session:
+            for model, row_id in reversed(ctx.made):
+                row = session.get(model, row_id)
+                if row is not None:
+                    session.delete(row)
+    if recorder.written:
+        # Before the outcome is recorded, so a retry never runs while this still deletes.
+        with session_scope(ctx.sessions) as session:
+            orphans = unreferenced(session, set(recorder.written))
+        for key in orphans:
+            recorder.inner.delete(key)
+        if orphans:
+            log.info("job %s %s: removed %d files it wrote", ctx.job_id, status, len(orphans))

@@ -101,3 +101,5 @@ def _reap_on_start(sender=None, **_kwargs) -> None:
             jobs.redispatch(session, lost, CeleryDispatcher(sender.app).dispatch)
     finally:
         engine.dispose()
+    # Temporary files of processes that are gone (a killed worker's half-written frames).
+    make_storage(settings).sweep_temp()

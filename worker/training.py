@@ -30,7 +30,7 @@ def build_config(ctx, classes: list[dict], base: dict | None) -> TrainConfig:
     """The engine's config from the job's parameters."""
     p = ctx.params
     config = TrainConfig(
-        output_dir=str(ctx.settings.data_path / "runs" / f"job{ctx.job_id}"),
+        output_dir=str(ctx.work_dir),
         classes=classes,
         batch_size=p["batch_size"],
         iterations=p["iterations"],
@@ -110,7 +110,10 @@ def _keep_model(ctx, checkpoint: Path, meta, base_id: int | None) -> int:
         )
         session.add(model)
         session.flush()
-        return model.id
+        model_id = model.id
+    # Scoring still follows: a run that fails or is cancelled from here takes the model back.
+    ctx.made_row(SegModel, model_id)
+    return model_id
 
 
 def run_training(ctx) -> dict[str, Any]:
@@ -158,5 +161,4 @@ def run_training(ctx) -> dict[str, Any]:
             scored[label] = summary_only(out)
         result["test"] = scored
         result["test_frame_ids"] = [f.frame_id for f in frames if f.split == "test"]
-    shutil.rmtree(config.output_dir, ignore_errors=True)
-    return result
+    return result  # the runner removes ctx.work_dir (the checkpoints) once the job succeeded

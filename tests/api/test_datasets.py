@@ -81,7 +81,8 @@ def _import(api, project_id: int, data: bytes, **params) -> dict:
 
 def _stored(api) -> list[str]:
     root = api.app.state.storage.root
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith("owner-")]
+    return sorted(str(p.relative_to(root)) for p in files)  # temp files count, their lock not
 
 
 def _rows(api) -> tuple[int, int]:

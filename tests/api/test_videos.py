@@ -6,8 +6,9 @@ from tests.videos import make_video
 
 
 def _media_files(settings):
+    """Stored and temporary files (a live process's temp-owner lock file is no leftover)."""
     root = settings.data_path / "media"
-    return sorted(p for p in root.rglob("*") if p.is_file())
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("owner-"))
 
 
 def test_upload_mp4(client, project, tmp_path, settings):

@@ -1,12 +1,16 @@
-"""kill -9 in the middle of mask saves, uploads and an import: the old state or the new, never torn.
+"""kill -9 amid mask saves, uploads, an import and sampling: the old state or the new, never torn.
 
 After each kill: every acknowledged mask version reads back byte for byte, no row points at a
 missing file, every stored mask is a whole PNG of its frame's size, each frame's version is its
-newest mask row, and an import left no frames behind. Temporary and unreferenced files may stay.
+newest mask row, and an import left no frames behind. What a kill can leave (a file written
+just before its row, a half-written temporary file) `segtune fsck` lists, and `fsck --delete`
+removes, after which fsck finds nothing.
 """
 
 import io
 import itertools
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -77,6 +81,25 @@ def assert_consistent(settings) -> None:
     assert {f.id: f.mask_version for f in frames.values()} == {f: newest.get(f, 0) for f in frames}
 
 
+def _fsck(server: LiveServer, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "backend.cli", "fsck", "--min-age", "0", *args]
+    env = {**server.env(), "COLUMNS": "200"}
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def assert_fsck_repairs(server: LiveServer, left_something: bool = False) -> str:
+    """fsck exits 1 exactly when it lists problems; --delete fixes them; then fsck finds none."""
+    found = _fsck(server)
+    clean = ", 0 problems" in found.stdout
+    assert found.returncode == (0 if clean else 1), found.stdout + found.stderr
+    assert not (left_something and clean), found.stdout
+    fixed = _fsck(server, "--delete")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    again = _fsck(server)
+    assert again.returncode == 0 and ", 0 problems" in again.stdout, again.stdout + again.stderr
+    return found.stdout
+
+
 def _project_with_frames(server: LiveServer, n: int, width: int = W, height: int = H):
     """A new project's id and its n frames."""
     with server.client(timeout=120) as http:
@@ -141,6 +164,7 @@ def test_kill_web_during_mask_saves(server, settings):
         errors.clear()
         server.restart_web()
         assert_consistent(settings)
+        assert_fsck_repairs(server)
     with server.client(timeout=30) as http:
         for frame_id, version, body in acked:
             res = http.get(f"/api/frames/{frame_id}/masks/{version}")
@@ -198,16 +222,23 @@ def test_kill_web_during_video_uploads(server, settings, tmp_path):
     threads = [threading.Thread(target=slow_upload), threading.Thread(target=small_uploads)]
     for thread in threads:
         thread.start()
-    spool = make_storage(settings).tmp_dir
+    storage = make_storage(settings)
     _wait(lambda: sum(sent) > 16 * 2**20 and len(acked) >= 3, what="uploads under way")
-    _wait(lambda: any(p.stat().st_size > 2**20 for p in spool.iterdir()), what="a spooled upload")
+    spooled = _wait(
+        lambda: [p for p in storage.tmp_dir.iterdir() if p.stat().st_size > 2**20],
+        what="a spooled upload",
+    )
+    storage.sweep_temp()  # another process's sweep leaves a live process's upload alone
+    assert all(p.exists() for p in spooled)
     server.kill_web()
     stop.set()
     for thread in threads:
         thread.join(timeout=60)
     assert outcome == ["cut off"]
     server.restart_web()
+    assert not any(p.exists() for p in spooled)  # its process is gone: swept at start
     assert_consistent(settings)
+    assert_fsck_repairs(server)
     with server.client(timeout=30) as http:
         videos = http.get(f"/api/projects/{project_id}/videos").json()
         assert set(acked) <= {v["id"] for v in videos}
@@ -256,10 +287,55 @@ def test_kill_worker_during_import(settings, tmp_path):
             job = server.wait_job(job_id, timeout=120)
             assert job["status"] == "failed" and "worker lost" in job["error"], job
             assert len(http.get(f"/api/projects/{project_id}/frames").json()) == 1
+            # The converted images and masks of the lost run have no rows; the zip stays.
+            assert "orphan file" in assert_fsck_repairs(server, left_something=True)
             http.post(f"/api/jobs/{job_id}/retry").raise_for_status()
             job = server.wait_job(job_id, timeout=180)
             assert job["status"] == "succeeded", job
             assert len(http.get(f"/api/projects/{project_id}/frames").json()) == 1 + n
         assert_consistent(settings)
+        assert "clean:" in assert_fsck_repairs(server)
+    finally:
+        server.stop()
+
+
+def test_kill_worker_during_sampling(settings, tmp_path):
+    server = LiveServer(settings, tmp_path / "logs")
+    server.start()
+    try:
+        project_id, _ = _project_with_frames(server, 0)
+        clip = make_video(tmp_path / "long.mp4", codec="mpeg4", width=960, height=540, seconds=20)
+        with server.client(timeout=120) as http:
+            with open(clip, "rb") as fh:
+                res = http.post(f"/api/projects/{project_id}/videos", files={"file": ("l.mp4", fh)})
+            assert res.status_code == 201, res.text
+            res = http.post(f"/api/videos/{res.json()['id']}/sample", json={"every_n_frames": 1})
+            job_id = res.json()["id"]
+
+            def midway():
+                job = http.get(f"/api/jobs/{job_id}").json()
+                assert job["status"] in ("queued", "running"), job
+                return job["status"] == "running" and 0.1 <= job["progress"] < 0.8
+
+            _wait(midway, what="sampling to be under way")
+            server.kill_worker(server.workers[0])
+            job = server.wait_job(job_id, timeout=60)  # the web's reaper: worker lost
+            assert job["status"] == "failed" and "worker lost" in job["error"], job
+            assert_consistent(settings)
+            kept = len(http.get(f"/api/projects/{project_id}/frames").json())
+            assert 0 < kept < 600
+            # Frames encoded but not yet inserted, and the pool's half-written temporary files.
+            assert_fsck_repairs(server, left_something=True)
+            assert len(http.get(f"/api/projects/{project_id}/frames").json()) == kept
+            server.start_worker()
+            http.post(f"/api/jobs/{job_id}/retry").raise_for_status()
+            job = server.wait_job(job_id, timeout=180)
+            assert job["status"] == "succeeded", job
+            assert (
+                job["result"]["frames_existing"] == kept
+                and job["result"]["frames_added"] == 600 - kept
+            )
+        assert_consistent(settings)
+        assert "clean:" in assert_fsck_repairs(server)
     finally:
         server.stop()

@@ -63,19 +63,24 @@ def storage(s3_endpoint, tmp_path, monkeypatch):
     return make_storage(settings), settings
 
 
+def _machine(settings: Settings, data_dir: Path) -> Settings:
+    """The same settings on another machine (model_copy would keep the cached data_path)."""
+    return Settings(**{**settings.model_dump(), "data_dir": data_dir})
+
+
 def test_round_trip_between_two_machines(storage, tmp_path):
     store, settings = storage
     store.put_bytes("projects/1/masks/ab/x.png", b"mask bytes")
     with store.open_write("projects/1/frames/cd/y.png") as fh:
         fh.write(b"frame bytes")
     # Another worker with an empty cache sees the same objects.
-    other = make_storage(settings.model_copy(update={"data_dir": tmp_path / "worker-b"}))
+    other = make_storage(_machine(settings, tmp_path / "worker-b"))
     assert other.path("projects/1/masks/ab/x.png").read_bytes() == b"mask bytes"
     with other.open_read("projects/1/frames/cd/y.png") as fh:
         assert fh.read() == b"frame bytes"
     assert other.exists("projects/1/frames/cd/y.png")
     other.delete_tree("projects/1")
-    third = make_storage(settings.model_copy(update={"data_dir": tmp_path / "worker-c"}))
+    third = make_storage(_machine(settings, tmp_path / "worker-c"))
     assert not third.exists("projects/1/masks/ab/x.png")
     with pytest.raises(FileNotFoundError):
         third.path("projects/1/masks/ab/x.png")
@@ -99,7 +104,7 @@ def test_large_object_streams_in_parts(storage, tmp_path):
             fh.write(block)
             digest.update(block)
     store.put_file(big, "models/ee/big.pth")
-    other = make_storage(settings.model_copy(update={"data_dir": tmp_path / "fresh"}))
+    other = make_storage(_machine(settings, tmp_path / "fresh"))
     got = hashlib.sha256(other.path("models/ee/big.pth").read_bytes()).hexdigest()
     assert got == digest.hexdigest()
 
@@ -108,3 +113,33 @@ def test_hostile_keys_are_refused(storage):
     store, _ = storage
     with pytest.raises(ValueError):
         store.put_bytes("../escape", b"x")
+
+
+def test_fsck_on_s3_finds_orphans_and_stale_cache_copies(storage, tmp_path):
+    from backend.db import make_engine, make_sessionmaker, upgrade_database
+    from backend.services.fsck import check_storage
+
+    store, settings = storage
+    other_settings = _machine(settings, tmp_path / "worker-b")
+    other = make_storage(other_settings)
+    upgrade_database(other_settings)
+    engine = make_engine(other_settings.effective_database_url)
+    sessions = make_sessionmaker(engine)
+    store.put_bytes("projects/1/frames/ab/orphan.png", b"no row")
+    store.put_bytes("projects/1/frames/cd/gone.png", b"deleted elsewhere")
+    cached = other.path("projects/1/frames/cd/gone.png")  # worker b keeps a local copy
+    store.delete("projects/1/frames/cd/gone.png")  # worker a deletes the object
+    (other.tmp_dir / "0123456789abcdef-download").write_bytes(b"half")  # a killed download
+    try:
+        report = check_storage(sessions, other, other_settings, min_age_s=0)
+        assert sorted((p.kind, p.path) for p in report.problems) == [
+            ("orphan file", "projects/1/frames/ab/orphan.png"),
+            ("stale cache copy", str(cached)),
+            ("stale temporary file", str(other.tmp_dir / "0123456789abcdef-download")),
+        ]
+        check_storage(sessions, other, other_settings, delete=True, min_age_s=0)
+        fresh = make_storage(_machine(settings, tmp_path / "worker-c"))
+        assert not cached.exists() and not fresh.exists("projects/1/frames/ab/orphan.png")
+        assert check_storage(sessions, other, other_settings, min_age_s=0).problems == []
+    finally:
+        engine.dispose()
