@@ -25,7 +25,9 @@ ARCHS = {"mobilenet": "deeplabv3plus_mobilenet", "resnet101": "deeplabv3plus_res
 TRAIN_CROPS = (512, 768)
 EVAL_SIZES = ((1024, 2048), (1080, 1920))  # (height, width)
 BATCH = 8
-CAMVID = Path(os.environ.get("SEGTUNE_SHARED_DIR") or REPO.parent / "shared") / "data" / "camvid"
+SHARED = Path(os.environ.get("SEGTUNE_SHARED_DIR") or REPO.parent / "shared") / "data"
+CAMVID = SHARED / "camvid"
+ESPNET = SHARED / "weights" / "espnetv2_cityscapes" / "espnetv2_s_2.0_city_1024x512.pth"
 
 
 class Clock:
@@ -81,16 +83,23 @@ def setup(case: dict):
     return device, amp_dtype(device, case["amp"])
 
 
-def time_train_steps(model, opt, x, y, device, dtype, steps: int) -> Clock:
-    """Time `steps` SGD steps of cross-entropy on one fixed batch, after one warm-up step."""
+def time_train_steps(model, opt, x, y, device, dtype, steps: int, teacher=None) -> Clock:
+    """Time `steps` SGD steps of cross-entropy on one fixed batch, after one warm-up step.
+
+    With a teacher, each step also runs its forward pass and adds the distillation loss.
+    """
     import torch.nn.functional as F
 
+    from worker.ml.defences import distillation_loss
     from worker.ml.runtime import autocast
 
     def step() -> None:
         with autocast(device, dtype):
             out = model(x)
+            target = teacher.logits(x) if teacher is not None else None
         loss = F.cross_entropy(out.float(), y, ignore_index=255)
+        if target is not None:
+            loss = loss + distillation_loss(out, target, 2.0, y >= 0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -121,7 +130,12 @@ def bench_train(case: dict) -> dict:
     )
     y = torch.randint(0, 3, (BATCH, crop, crop), device=device)
 
-    clock = time_train_steps(model, opt, x, y, device, dtype, case["steps"])
+    teacher = None
+    if case.get("distill"):
+        from worker.ml.defences import Teacher
+
+        teacher = Teacher(model)
+    clock = time_train_steps(model, opt, x, y, device, dtype, case["steps"], teacher)
     return _figures(BATCH * case["steps"], clock, device)
 
 
@@ -186,6 +200,7 @@ def _recipe_frames(source: str, scale: float) -> list:
 
 def bench_recipe(case: dict) -> dict:
     """The seed study: 32 train, 5 val (every iteration), 9 test; 24 its, batch 8, crop 768."""
+    import numpy as np
     import torch
 
     from worker.ml.checkpoints import load_model
@@ -193,26 +208,35 @@ def bench_recipe(case: dict) -> dict:
     from worker.ml.data import TrainData
     from worker.ml.evaluate import evaluate
     from worker.ml.models import build_model
+    from worker.ml.presets import PRESETS
     from worker.ml.train import TrainConfig, fit
 
     device, _ = setup(case)
     frames = _recipe_frames(case["data"], case["frame_scale"])
     train, val, test = frames[:32], frames[32:37], frames[37:46]
-    table = cityscapes_default_map()
+    table, classes = cityscapes_default_map(), CITYSCAPES_CLASSES
     with tempfile.TemporaryDirectory() as tmp:
-        # No public weights ship here: a random base in the public layout costs the same time.
-        torch.manual_seed(0)
-        base = Path(tmp) / "best_deeplabv3plus_mobilenet_cityscapes_os16.pth"
-        torch.save({"model_state": build_model(ARCHS["mobilenet"], 19, 16).state_dict()}, base)
+        if case.get("espnet"):
+            base = ESPNET
+            classes = PRESETS["cityscapes20"]
+            table = [2 if k in (6, 7) else 1 if k == 13 else 0 for k in range(20)]
+        else:
+            # No public DeepLab weights ship here: a random base in the public layout costs
+            # the same time.
+            torch.manual_seed(0)
+            base = Path(tmp) / "best_deeplabv3plus_mobilenet_cityscapes_os16.pth"
+            torch.save({"model_state": build_model(ARCHS["mobilenet"], 19, 16).state_dict()}, base)
         config = TrainConfig(
             output_dir=str(Path(tmp) / "run"),
             base_checkpoint=str(base),
-            base_classes=CITYSCAPES_CLASSES,
+            base_classes=classes,
             class_map=table,
             iterations=case["iterations"],
             device=case["device"],
             amp=case["amp"],
             num_threads=case.get("threads"),
+            validate_precision=case.get("validate_precision", "float32"),
+            **case.get("defences", {}),
         )
 
         def show(p) -> None:
@@ -228,13 +252,19 @@ def bench_recipe(case: dict) -> dict:
             # Score "before" (base mapped through the table) and "after" on the test frames.
             miou = []
             for path, table_or_none in ((base, table), (result.best_checkpoint, None)):
-                model, meta = load_model(path, classes=CITYSCAPES_CLASSES)
+                model, meta = load_model(path, classes=classes if path == base else None)
                 kw = {"mean": meta.mean, "std": meta.std, "device": case["device"]}
                 scored = evaluate(model, test, 3, class_map=table_or_none, **kw)
                 miou.append(scored.metrics["mean_iou"])
     out = _figures(len(frames), whole, device)
+    losses = [h["val_loss"] for h in result.history if h["val_loss"] is not None]
+    # Exploded: not finite, or over 10x the base model's validation loss (step 0).
+    exploded = sum(1 for v in losses if not np.isfinite(v) or v > 10 * losses[0])
     return {
         **out,
+        "validations": len(losses),
+        "exploded": exploded,
+        "worst_val_loss": max(losses),
         "fit_s": training.wall,
         "crop": list(train[0].image.shape[:2]),
         "before_miou": miou[0],
@@ -280,7 +310,7 @@ def describe(case: dict, out: dict) -> str:
     what = f"{case['kind']:6} {case.get('arch', 'mobilenet'):9} {case['device']:4} "
     what += f"amp={case['amp']}"
     if case["kind"] == "train":
-        what += f" batch {BATCH} crop {size}"
+        what += f" batch {BATCH} crop {size}" + (" + distillation" if case.get("distill") else "")
     elif case["kind"] == "eval":
         what += f" {size[0]}x{size[1]}"
     if "error" in out:
@@ -291,7 +321,10 @@ def describe(case: dict, out: dict) -> str:
             f"{what} data={case['data']} x{case['frame_scale']} crop {out['crop']}: "
             f"fit {out['fit_s']:.1f}s + test {out['wall_s'] - out['fit_s']:.1f}s = "
             f"{out['wall_s']:.1f}s, peak {out['peak_mb']:.0f} MB, {cores} "
-            f"(mIoU before {out['before_miou']:.3f} after {out['after_miou']:.3f})"
+            f"(mIoU before {out['before_miou']:.3f} after {out['after_miou']:.3f}; "
+            f"validations in {case.get('validate_precision', 'float32')}: "
+            f"{out['exploded']} of {out['validations']} exploded, "
+            f"worst val loss {out['worst_val_loss']:.3g})"
         )
     return f"{what}: {out['images_per_s']:.2f} images/s, peak {out['peak_mb']:.0f} MB, {cores}"
 
@@ -307,6 +340,9 @@ def main() -> None:
     parser.add_argument("--frame-scale", type=float, default=1.0, help="resize recipe frames")
     parser.add_argument("--iterations", type=int, default=24, help="recipe iterations")
     parser.add_argument("--quick", action="store_true", help="MobileNetV2 only, short runs")
+    parser.add_argument("--espnet", action="store_true", help="recipe on the real ESPNetv2 base")
+    parser.add_argument("--validate-precision", default="float32", choices=["float32", "train"])
+    parser.add_argument("--defences", default="{}", help="JSON of TrainConfig defence fields")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -333,6 +369,12 @@ def main() -> None:
                     {"kind": "train", "arch": arch, "size": crop, "steps": steps, **common}
                     for crop in TRAIN_CROPS
                 ]
+                # Distillation's extra (teacher) forward pass, against plain steps just above.
+                cases += [
+                    {"kind": "train", "arch": arch, "size": crop, "steps": steps, **common}
+                    | {"distill": True}
+                    for crop in TRAIN_CROPS
+                ]
             if "eval" in args.only:
                 frames = 1 if args.quick or cpu else 10
                 cases += [
@@ -346,6 +388,9 @@ def main() -> None:
                     "data": data,
                     "frame_scale": args.frame_scale,
                     "iterations": 3 if args.quick else args.iterations,
+                    "espnet": args.espnet and ESPNET.exists(),
+                    "validate_precision": args.validate_precision,
+                    "defences": json.loads(args.defences),
                     **common,
                 }
             )
