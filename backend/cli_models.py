@@ -120,7 +120,7 @@ def train(
     with local_deps() as (settings, sessions, storage):
         try:
             with sessions() as session:
-                job = training.request_training(session, project, options, force)
+                job = training.request_training(session, project, options, force, reader=None)
                 session.commit()
                 job_id = job.id
         except DomainError as exc:

@@ -59,14 +59,17 @@ def score_model(
     flip_tta: bool,
     on_frame,
 ) -> dict[str, Any]:
-    """Evaluate one model on samples; base models are mapped into the project's classes."""
+    """Evaluate one model on samples, its classes read as the project's through class_map.
+
+    Without a class map, a model whose classes are not the project's is matched by name.
+    """
     model, meta = load_model(
         source["path"], source["architecture"], source["output_stride"], source["classes"] or None
     )
     names = [c["name"] for c in classes]
-    table = None
-    if len(meta.classes) != len(classes) or [c["name"] for c in meta.classes] != names:
-        table = class_map or default_class_map(meta.classes, names)
+    table = class_map
+    if table is None and [c["name"] for c in meta.classes] != names:
+        table = default_class_map(meta.classes, names)
     result = evaluate(
         model,
         samples,
@@ -81,6 +84,7 @@ def score_model(
     return {
         "model_id": source["id"],
         "name": source["name"],
+        "class_map": table,
         "metrics": result.metrics,
         "confusion": result.confusion.tolist(),
         "frame_confusions": [cm.tolist() for cm in result.frame_confusions],
@@ -138,15 +142,19 @@ def run_evaluation(ctx) -> dict[str, Any]:
         raise ValueError("The project has no labeled test frames.")
     results = []
     model_ids = ctx.params["model_ids"]
+    # The class mapping of each model was settled (and checked) when the job was requested.
+    chosen = ctx.params.get("mappings") or {}
     for m, model_id in enumerate(model_ids):
         source = model_source(ctx, model_id)
+        mapping = chosen.get(str(model_id))
 
         def on_frame(done, total, m=m):
             ctx.progress((m + done / total) / len(model_ids), f"model {m + 1}: {done}/{total}")
 
-        scored = score_model(
-            source, samples, classes, None, ctx.params.get("flip_tta", False), on_frame
-        )
+        table = mapping["table"] if mapping else None
+        flip = ctx.params.get("flip_tta", False)
+        scored = score_model(source, samples, classes, table, flip, on_frame)
+        scored["mapping"] = mapping
         scored["prediction_keys"] = store_predictions(
             ctx, f"jobs/{ctx.job_id}/pred{model_id}", scored
         )

@@ -24,8 +24,10 @@ def run_prelabel(ctx) -> dict[str, Any]:
         source["path"], source["architecture"], source["output_stride"], source["classes"] or None
     )
     names = [c["name"] for c in classes]
-    same = [c["name"] for c in meta.classes] == names
-    table = None if same else default_class_map(meta.classes, names)
+    # The class map was settled when the job was requested; older jobs match by name.
+    table = ctx.params.get("class_map")
+    if table is None and [c["name"] for c in meta.classes] != names:
+        table = default_class_map(meta.classes, names)
     device = resolve_device("auto")
     model = model.to(device).eval()
     frame_ids = ctx.params["frame_ids"]
@@ -48,4 +50,9 @@ def run_prelabel(ctx) -> dict[str, Any]:
         outcomes.append(outcome)
         ctx.progress((done + 1) / len(frame_ids), f"{done + 1}/{len(frame_ids)} frames")
     saved = sum(o["saved"] for o in outcomes)
-    return {"saved": saved, "skipped": len(outcomes) - saved, "frames": outcomes}
+    return {
+        "saved": saved,
+        "skipped": len(outcomes) - saved,
+        "frames": outcomes,
+        "class_map": table,
+    }

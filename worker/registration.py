@@ -50,4 +50,9 @@ def run_registration(ctx) -> dict[str, Any]:
             for c in meta.classes
         ]
         row.metrics = meta.metrics
+        # A SegTune fine-tune uploaded again keeps the map it was trained with (over the first
+        # base's classes), though not the link to that base.
+        if meta.class_map and meta.source_classes:
+            row.class_map = list(meta.class_map)
+            row.base_class_names = [c["name"] for c in meta.source_classes]
     return {"model_id": ctx.params["model_id"], "architecture": meta.architecture}

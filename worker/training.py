@@ -6,6 +6,7 @@ from typing import Any
 
 from backend.db import session_scope
 from backend.models import SegModel
+from backend.services import mappings
 from backend.services.jobs import get_job
 from backend.storage import new_key
 from worker.evaluation import (
@@ -85,8 +86,8 @@ class _Watcher:
         )
 
 
-def _keep_model(ctx, checkpoint: Path, meta, base_id: int | None) -> int:
-    """Store the fine-tuned checkpoint as a project model; returns its id."""
+def _keep_model(ctx, checkpoint: Path, meta, base: dict | None) -> int:
+    """Store the fine-tuned checkpoint as a project model with its lineage; returns its id."""
     key = new_key("models", ".pth")
     tmp = ctx.storage.temp_path(".pth")
     shutil.copyfile(checkpoint, tmp)
@@ -106,7 +107,10 @@ def _keep_model(ctx, checkpoint: Path, meta, base_id: int | None) -> int:
             size_bytes=size,
             metrics=meta.metrics,
             train_job_id=ctx.job_id,
-            base_model_id=base_id,
+            base_model_id=base["id"] if base else None,
+            # The map it was trained with, over its base's classes (the job's choice).
+            class_map=ctx.params.get("class_map") if base else None,
+            base_class_names=[c["name"] for c in base["classes"]] if base else None,
         )
         session.add(model)
         session.flush()
@@ -114,6 +118,21 @@ def _keep_model(ctx, checkpoint: Path, meta, base_id: int | None) -> int:
     # Scoring still follows: a run that fails or is cancelled from here takes the model back.
     ctx.made_row(SegModel, model_id)
     return model_id
+
+
+def _mapping(ctx, base: dict | None, classes: list[dict], label: str) -> dict[str, Any]:
+    """How a side was scored: the base through the job's class map, the fine-tune as it is."""
+    table = ctx.params.get("class_map") if base else None
+    names = [c["name"] for c in base["classes"]] if base else []
+    found = mappings.groups(table, names, [c["name"] for c in classes]) if table else None
+    before = label == "before"
+    return {
+        "source": "training" if before else "direct",
+        "via": None,
+        "table": table if before else None,
+        "groups": found,
+        "chosen": ctx.params.get("class_map_source"),
+    }
 
 
 def run_training(ctx) -> dict[str, Any]:
@@ -134,7 +153,7 @@ def run_training(ctx) -> dict[str, Any]:
     # A re-run after a crash continues from the last checkpoint instead of starting over.
     fitted = fit(config, data, watcher, resume_from=latest if latest.exists() else None)
     chosen = fitted.best_checkpoint or fitted.latest_checkpoint
-    model_id = _keep_model(ctx, chosen, fitted.meta, base_id)
+    model_id = _keep_model(ctx, chosen, fitted.meta, base)
     result: dict[str, Any] = {
         "model_id": model_id,
         "iterations": fitted.iterations,
@@ -156,8 +175,10 @@ def run_training(ctx) -> dict[str, Any]:
                 share = TRAIN_SHARE + (1 - TRAIN_SHARE) * (stage + done / total) / 2
                 ctx.progress(share, f"scoring {label} model on test frame {done}/{total}")
 
-            out = score_model(source, test, classes, ctx.params.get("class_map"), False, on_frame)
+            table = ctx.params.get("class_map") if label == "before" else None
+            out = score_model(source, test, classes, table, False, on_frame)
             out["prediction_keys"] = store_predictions(ctx, f"jobs/{ctx.job_id}/{label}", out)
+            out["mapping"] = _mapping(ctx, base, classes, label)
             scored[label] = summary_only(out)
         result["test"] = scored
         result["test_frame_ids"] = [f.frame_id for f in frames if f.split == "test"]

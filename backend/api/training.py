@@ -3,11 +3,17 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from backend.api.access import by
+from backend.api.access import CurrentUser, by
 from backend.api.deps import DbSession, get_dispatcher
 from backend.schemas.jobs import JobOut
-from backend.schemas.training import EvaluateRequest, PrelabelRequest, TrainRequest
-from backend.services import jobs, prelabel, training
+from backend.schemas.training import (
+    EvaluateRequest,
+    MappingRequest,
+    PrelabelRequest,
+    TrainRequest,
+)
+from backend.services import evaluation, jobs, prelabel, training
+from backend.services.auth import Identity
 
 router = APIRouter(prefix="/api/projects/{project_id}", tags=["training"])
 
@@ -24,10 +30,11 @@ def train(
     body: TrainRequest,
     session: Session = DbSession,
     dispatcher=Depends(get_dispatcher),
+    identity: Identity = CurrentUser,
 ):
     """Queue a fine-tune; 422 lists what is missing (force=true proceeds past warnings)."""
     options = body.model_dump(exclude={"force"})
-    job = training.request_training(session, project_id, options, body.force)
+    job = training.request_training(session, project_id, options, body.force, reader=identity.user)
     return jobs.enqueue(session, job, dispatcher.dispatch)
 
 
@@ -37,10 +44,32 @@ def evaluate(
     body: EvaluateRequest,
     session: Session = DbSession,
     dispatcher=Depends(get_dispatcher),
+    identity: Identity = CurrentUser,
 ):
-    """Queue scoring of models on the project's test split."""
-    job = training.request_evaluation(session, project_id, body.model_ids, body.flip_tta)
+    """Queue scoring of models (of any project you can read) on the project's test split."""
+    job = evaluation.request_evaluation(
+        session,
+        identity.user,
+        project_id,
+        body.model_ids,
+        body.flip_tta,
+        body.class_maps,
+        body.confirm_mapping_differs,
+    )
     return jobs.enqueue(session, job, dispatcher.dispatch)
+
+
+@router.post("/evaluate/check", openapi_extra=by("project_id"))
+def check_mappings(
+    project_id: int,
+    body: MappingRequest,
+    session: Session = DbSession,
+    identity: Identity = CurrentUser,
+) -> dict:
+    """How each model would be scored here (class map and where it comes from); queues nothing."""
+    return evaluation.check_mappings(
+        session, identity.user, project_id, body.model_ids, body.class_maps
+    )
 
 
 @router.post(
@@ -51,9 +80,16 @@ def prelabel_frames(
     body: PrelabelRequest,
     session: Session = DbSession,
     dispatcher=Depends(get_dispatcher),
+    identity: Identity = CurrentUser,
 ):
     """Queue model predictions as draft masks; a person's mask is kept unless overwrite=true."""
     job = prelabel.request_prelabel(
-        session, project_id, body.model_id, body.frame_ids, body.overwrite
+        session,
+        project_id,
+        body.model_id,
+        body.frame_ids,
+        body.overwrite,
+        reader=identity.user,
+        class_map=body.class_map,
     )
     return jobs.enqueue(session, job, dispatcher.dispatch)

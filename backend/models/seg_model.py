@@ -3,9 +3,10 @@
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.base import Base, Timestamped
+from backend.models.project import Project
 
 MODEL_STATUSES = ("pending", "ready", "failed")
 
@@ -37,6 +38,17 @@ class SegModel(Timestamped, Base):
     base_model_id: Mapped[int | None] = mapped_column(
         ForeignKey("seg_models.id", ondelete="SET NULL")
     )
+    # Lineage of a fine-tune: base class i was trained as project class class_map[i]. The base's
+    # class names are kept with it, so the mapping stays readable when the base is deleted.
+    class_map: Mapped[list[int] | None] = mapped_column(JSON)
+    base_class_names: Mapped[list[str] | None] = mapped_column(JSON)
+    # The project of a fine-tune's training frames (None: a shared model).
+    project: Mapped[Project | None] = relationship(lazy="selectin")
+
+    @property
+    def project_name(self) -> str | None:
+        """Name of the model's project (None for a shared model)."""
+        return self.project.name if self.project else None
 
     @property
     def has_onnx(self) -> bool:

@@ -56,6 +56,40 @@ class SideIds(BaseModel):
     after: int | None
 
 
+class SideMapping(BaseModel):
+    """How one side's outputs were read as the project's classes, and where that came from.
+
+    source: direct (its classes are the project's), given (with the request), lineage (the map
+    model via_model_id was trained with), name (matched by name), training (the fine-tune job's
+    own map); None for jobs older than recorded mappings. class_map[i] is the project class of
+    the model's class i (None: read as they are); groups names, for each project class, the
+    source classes read (or, for a direct fine-tune, trained) as it.
+    """
+
+    model_id: int | None
+    source: str | None
+    via_model_id: int | None
+    description: str
+    class_map: list[int] | None
+    groups: dict[str, list[str]] | None
+
+
+class MappingDifference(BaseModel):
+    """Two models that read some source classes as different project classes."""
+
+    models: list[int]
+    classes: list[str]
+    text: str
+
+
+class ReportMappings(BaseModel):
+    """The mappings of both sides; differs is non-empty when they disagree (it was confirmed)."""
+
+    before: SideMapping | None
+    after: SideMapping
+    differs: list[MappingDifference]
+
+
 class ReportOut(BaseModel):
     """GET /api/jobs/{id}/report: before/after of a fine-tune, or A/B of two evaluated models.
 
@@ -76,5 +110,6 @@ class ReportOut(BaseModel):
     best_iteration: int | None
     model_id: int | None
     timeline: list[TimelineStep]
+    mappings: ReportMappings | None = None
     labels: SideLabels | None = None
     model_ids: SideIds | None = None

@@ -7,11 +7,16 @@ from pydantic import BaseModel, ConfigDict
 
 
 class SegModelOut(BaseModel):
-    """A registered or fine-tuned model."""
+    """A registered or fine-tuned model, with its lineage.
+
+    A fine-tune's project_id is the project of its training frames; class_map[i] is the project
+    class its base model's class i (named base_class_names[i]) was trained as.
+    """
 
     model_config = ConfigDict(from_attributes=True, protected_namespaces=())
     id: int
     project_id: int | None
+    project_name: str | None
     name: str
     kind: str
     status: str
@@ -26,5 +31,7 @@ class SegModelOut(BaseModel):
     metrics: dict[str, Any] | None
     train_job_id: int | None
     base_model_id: int | None
+    class_map: list[int] | None
+    base_class_names: list[str] | None
     created_at: datetime
     has_onnx: bool

@@ -22,11 +22,24 @@ class TrainRequest(BaseModel):
     force: bool = False
 
 
-class EvaluateRequest(BaseModel):
-    """POST /api/projects/{id}/evaluate."""
+class MappingRequest(BaseModel):
+    """Models to score in a project, with a class map for any whose classes are not its own.
+
+    class_maps: {"<model id>": [project class of each of the model's classes]}. A model left
+    out is read through the map a compared fine-tune of it was trained with (its lineage),
+    else by class name.
+    """
 
     model_ids: list[int] = Field(min_length=1, max_length=20)
+    class_maps: dict[int, list[int]] | None = Field(None, examples=[{"3": [0, 0, 2, 1]}])
+
+
+class EvaluateRequest(MappingRequest):
+    """POST /api/projects/{id}/evaluate; confirm_mapping_differs compares models whose class
+    mappings differ (otherwise that is a 422 naming the classes)."""
+
     flip_tta: bool = False
+    confirm_mapping_differs: bool = False
 
 
 class PrelabelRequest(BaseModel):
@@ -35,3 +48,4 @@ class PrelabelRequest(BaseModel):
     model_id: int
     frame_ids: list[int] | None = Field(None, max_length=100_000)
     overwrite: bool = False
+    class_map: list[int] | None = None

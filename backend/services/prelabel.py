@@ -6,7 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import Invalid
-from backend.models import Frame, Job, Mask
+from backend.models import Frame, Job, Mask, User
+from backend.services import mappings
 from backend.services.jobs import create_job
 from backend.services.masks import save_mask
 from backend.services.projects import get_project
@@ -22,10 +23,19 @@ def request_prelabel(
     model_id: int,
     frame_ids: list[int] | None,
     overwrite: bool,
+    *,
+    reader: User | None,
+    class_map: list[int] | None = None,
 ) -> Job:
-    """Queue a pre-label job over chosen frames (default: every frame without a mask)."""
-    get_project(session, project_id)
-    ready_model(session, model_id, project_id)
+    """Queue a pre-label job over chosen frames (default: every frame without a mask).
+
+    The model may be any the reader can read; one whose classes are not the project's is read
+    through class_map (default: matched by class name).
+    """
+    names = [c.name for c in get_project(session, project_id).classes]
+    model = ready_model(session, model_id, reader)
+    given = {} if class_map is None else {model.id: class_map}
+    mapping = mappings.resolve(session, names, [model], given)[model.id]
     query = select(Frame.id).where(Frame.project_id == project_id)
     if frame_ids:
         found = set(session.scalars(query.where(Frame.id.in_(frame_ids))))
@@ -37,7 +47,13 @@ def request_prelabel(
         chosen = list(session.scalars(query.where(Frame.mask_version == 0).order_by(Frame.id)))
     if not chosen:
         raise Invalid("No frames to pre-label (every frame already has a mask).")
-    params = {"model_id": model_id, "frame_ids": chosen, "overwrite": overwrite}
+    params = {
+        "model_id": model_id,
+        "frame_ids": chosen,
+        "overwrite": overwrite,
+        "class_map": mapping["table"],
+        "mapping": mapping,
+    }
     return create_job(session, "prelabel", params, project_id, queue="gpu")
 
 

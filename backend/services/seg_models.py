@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.errors import Invalid, NotFound
-from backend.models import Job, SegModel
+from backend.models import Job, SegModel, User
+from backend.services.access import role_in
 from backend.services.jobs import create_job
 from backend.services.naming import display_filename
 from backend.services.projects import get_project
@@ -124,21 +125,34 @@ def list_models(
     return list(session.scalars(query))
 
 
-def ready_model(session: Session, model_id: int, project_id: int | None = None) -> SegModel:
-    """A model that finished registration (shared, or of the given project), or a clear error."""
+def readable_model(session: Session, model_id: int, reader: User | None) -> SegModel:
+    """A model the reader may use: shared, or of a project they can read (admins: every one).
+
+    reader None is a local operator (the CLI), who may use every model. Any other model is
+    answered as missing, like a model that does not exist.
+    """
     model = get_model(session, model_id)
-    if project_id is not None and model.project_id not in (None, project_id):
-        raise NotFound(f"Model {model_id} does not exist.")
-    if model.status != "ready":
-        raise Invalid(
-            f"Model {model_id} is not ready ({model.status}): {model.error or ''}".strip()
-        )
+    if reader is not None and model.project_id is not None:
+        if role_in(session, reader, model.project_id) is None:
+            raise NotFound(f"Model {model_id} does not exist.")
     return model
+
+
+def _ready(model: SegModel) -> SegModel:
+    if model.status != "ready":
+        reason = f"Model {model.id} is not ready ({model.status}): {model.error or ''}"
+        raise Invalid(reason.strip())
+    return model
+
+
+def ready_model(session: Session, model_id: int, reader: User | None) -> SegModel:
+    """A readable model that finished registration, or a clear error (see readable_model)."""
+    return _ready(readable_model(session, model_id, reader))
 
 
 def request_onnx(session: Session, model_id: int) -> Job:
     """Queue an ONNX export of a ready model."""
-    model = ready_model(session, model_id)
+    model = _ready(get_model(session, model_id))
     return create_job(session, "export_onnx", {"model_id": model.id}, model.project_id, "gpu")
 
 

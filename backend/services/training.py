@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import Invalid
-from backend.models import Frame, Job, Mask
+from backend.models import Frame, Job, Mask, User
 from backend.services.jobs import create_job
 from backend.services.projects import get_project
 from backend.services.seg_models import ready_model
@@ -103,9 +103,17 @@ def check_data(session: Session, project_id: int) -> dict[str, Any]:
 
 
 def request_training(
-    session: Session, project_id: int, options: dict[str, Any], force: bool = False
+    session: Session,
+    project_id: int,
+    options: dict[str, Any],
+    force: bool = False,
+    *,
+    reader: User | None,
 ) -> Job:
-    """Validate a fine-tune request and create its job (the caller enqueues it)."""
+    """Validate a fine-tune request and create its job (the caller enqueues it).
+
+    The base may be any model the reader can read (None: a local operator, who reads all).
+    """
     check = check_data(session, project_id)
     if check["blocking"] or (check["warnings"] and not force):
         problems = check["blocking"] + check["warnings"]
@@ -121,9 +129,10 @@ def request_training(
     params.update({k: v for k, v in options.items() if k in TUNABLE and v is not None})
     base_id = options.get("base_model_id")
     if base_id is not None:
-        base = ready_model(session, base_id, project_id)
+        base = ready_model(session, base_id, reader)
         params["base_model_id"] = base.id
         params["class_map"] = _class_map(session, project_id, base, options.get("class_map"))
+        params["class_map_source"] = "name" if options.get("class_map") is None else "given"
     return create_job(session, "train", params, project_id, queue="gpu")
 
 
@@ -141,17 +150,3 @@ def _class_map(session: Session, project_id: int, base, given: list[int] | None)
     if orphans:
         raise Invalid(f"No base model class maps to {', '.join(orphans)}; edit the class map.")
     return table
-
-
-def request_evaluation(
-    session: Session, project_id: int, model_ids: list[int], flip_tta: bool = False
-) -> Job:
-    """Create a job that scores models on the project's test split."""
-    get_project(session, project_id)
-    if not model_ids:
-        raise Invalid("Name at least one model to evaluate.")
-    for model_id in model_ids:
-        ready_model(session, model_id, project_id)
-    return create_job(
-        session, "evaluate", {"model_ids": model_ids, "flip_tta": flip_tta}, project_id, queue="gpu"
-    )

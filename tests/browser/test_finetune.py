@@ -32,14 +32,19 @@ WATCH_SCRIPT = """() => {
 }"""
 
 
-def register_base(live_server, tmp_path: Path, name: str = "random base", seed: int = 0) -> dict:
+def register_base(
+    live_server, tmp_path: Path, name: str = "random base", seed: int = 0, project_id=None
+) -> dict:
     """A random-weights 19-class DeepLabV3+ (MobileNet) registered with preset cityscapes19."""
     path = random_checkpoint(tmp_path / f"base{seed}.pth", seed)
+    fields = {"preset": "cityscapes19", "name": name}
+    if project_id is not None:
+        fields["project_id"] = str(project_id)
     with open(path, "rb") as fh:
         model = http.post(
             f"{live_server.url}/api/models",
             files={"file": ("base.pth", fh)},
-            data={"preset": "cityscapes19", "name": name},
+            data=fields,
             timeout=120,
         ).json()
     jobs = http.get(f"{live_server.url}/api/jobs").json()
@@ -279,12 +284,22 @@ def test_compare_two_models(page: Page, live_server, tmp_path: Path):
     url = live_server.url
     project_id = labeled_project(url, name="compare")
     first = register_base(live_server, tmp_path, name="seed zero", seed=0)
-    second = register_base(live_server, tmp_path, name="seed one", seed=1)
+    # A model of another project the user can read is listed under that project, and compared.
+    elsewhere = http.post(f"{url}/api/projects", json={"name": "elsewhere"}).json()["id"]
+    second = register_base(live_server, tmp_path, name="seed one", seed=1, project_id=elsewhere)
 
     page.goto(f"/projects/{project_id}/compare")
     expect(page.get_by_test_id("compare-submit")).to_be_enabled()
+    group = page.get_by_test_id("compare-b").locator('optgroup[label="Project: elsewhere"]')
+    expect(group.locator("option")).to_have_text([f"seed one (#{second['id']}, base)"])
     page.get_by_test_id("compare-a").select_option(str(first["id"]))
     page.get_by_test_id("compare-b").select_option(str(second["id"]))
+    # Both are read through their classes' names (no fine-tune of either is compared).
+    picks = page.get_by_test_id("compare-mapping")
+    expect(picks).to_have_count(2)
+    for pick in picks.all():
+        expect(pick).to_have_attribute("data-source", "name")
+    expect(page.get_by_test_id("compare-confirm-box")).to_be_hidden()
     page.get_by_test_id("compare-submit").click()
     body = page.get_by_test_id("report-body")
     expect(body).to_have_attribute("data-ready", "true", timeout=JOB_TIMEOUT_MS)
@@ -308,4 +323,26 @@ def test_compare_two_models(page: Page, live_server, tmp_path: Path):
         assert img.evaluate("i => i.naturalWidth") > 0
     expect(page.get_by_test_id("timeline")).to_have_count(0)
     expect(page.get_by_test_id("compare-earlier-item")).to_have_count(1)
+    mappings = page.get_by_test_id("report-mappings")
+    expect(mappings.get_by_test_id("mapping-source-after")).to_have_text(
+        "matched to the project's classes by name"
+    )
+    light = report["mappings"]["after"]["groups"]["background"]
+    assert "traffic light" in light
+    row = mappings.locator('[data-testid="mapping-row"][data-class="background"]')
+    expect(row.get_by_test_id("mapping-after")).to_have_text(", ".join(light))
+
+    # Read traffic light as a sign for A only: the two now differ, which takes a confirmation.
+    pick = page.locator(f'[data-testid="compare-mapping"][data-model-id="{first["id"]}"]')
+    pick.locator("summary").click()
+    light_row = pick.locator('[data-testid="classmap-row"][data-base-class="traffic light"]')
+    light_row.locator("select").select_option(label="traffic sign")
+    expect(pick).to_have_attribute("data-source", "given")
+    expect(page.get_by_test_id("compare-differs")).to_contain_text("traffic light only with model")
+    page.get_by_test_id("compare-confirm").check()
+    page.get_by_test_id("compare-submit").click()
+    expect(page.get_by_test_id("mapping-differs")).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    expect(page.get_by_test_id("mapping-source-before")).to_have_text(
+        "the class map given with the request"
+    )
     page.screenshot(path=str(SCREENSHOT_DIR / "segtune_compare.png"), full_page=True)

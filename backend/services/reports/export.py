@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from backend.services.reports import stats
+from backend.services.reports import mapping, stats
 from backend.services.reports.source import ReportSource
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "frontend" / "templates"
@@ -117,6 +117,7 @@ def html(
         "labels": source.labels,
         "model_ids": source.model_ids,
         "summary": _summary(source, report),
+        "mappings": mapping.html_context(source, report),
         "table1": rows[:2],
         "table2": rows[2:],
         "sentences": report["sentences"],

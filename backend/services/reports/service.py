@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
 from backend.services.jobs import get_job
-from backend.services.reports import export, figures, stats, timeline
+from backend.services.reports import export, figures, mapping, stats, timeline
 from backend.services.reports.source import ReportSource, load_source, load_test_frame
 from backend.storage import LocalStorage
 
@@ -79,6 +79,7 @@ def compute(source: ReportSource) -> dict:
         "best_iteration": source.result.get("best_iteration"),
         "model_id": source.result.get("model_id"),
         "timeline": timeline.urls(source.job_id, source.detail),
+        "mappings": mapping.report_mappings(source),
     }
     if source.is_comparison:
         report.update(labels=source.labels, model_ids=source.model_ids)

@@ -145,7 +145,10 @@ function chooseBase() {
 
 async function loadModels() {
   try {
-    const list = await getJSON(`/api/models?project_id=${projectId}`);
+    // Any model you can read may be the base: this project's and the shared ones come first.
+    const rank = (m) => (m.project_id === projectId ? 0 : m.project_id === null ? 1 : 2);
+    const list = (await getJSON("/api/models")).sort((a, b) => rank(a) - rank(b));
+    const from = (m) => (rank(m) < 2 ? "" : ` · from ${m.project_name ?? `project #${m.project_id}`}`);
     const ready = list.filter((m) => m.status === "ready");
     models = new Map(ready.map((m) => [m.id, m]));
     const pending = list.filter((m) => m.status === "pending");
@@ -154,7 +157,7 @@ async function loadModels() {
         el(
           "option",
           { value: m.id },
-          `${m.name} · ${m.kind === "finetuned" ? "fine-tuned" : "base"} · ${m.classes?.length ?? 0} classes`,
+          `${m.name} · ${m.kind === "finetuned" ? "fine-tuned" : "base"} · ${m.classes?.length ?? 0} classes${from(m)}`,
         ),
       ),
       ...pending.map((m) => el("option", { value: m.id, disabled: true }, `${m.name} (still being checked)`)),

@@ -4,6 +4,7 @@ import { getJSON, postJSON } from "./api.js";
 import { timelinePlayer } from "./curves.js";
 import { byTestId, el, progressBar, setProgress, showMessage } from "./dom.js";
 import { ACTIVE, errorSummary, jobCard, watchJob } from "./jobs-common.js";
+import { mappingCard } from "./mapping.js";
 
 /** Three decimals with a true minus sign ("n/a" for null), as in the downloadable report. */
 export function fmt(value, signed = false) {
@@ -131,6 +132,8 @@ export function renderReport(host, report, { jobId, compare = Boolean(report.lab
       Object.keys(report.after.class_iou).map(classRow),
     ),
   ];
+  const mapped = mappingCard(report, { compare, labels });
+  if (mapped) sections.push(mapped);
   const summary = compare
     ? [["confusion", "Confusion matrices of A and B (rows = ground truth, row-normalised)"]]
     : SUMMARY_FIGURES;
