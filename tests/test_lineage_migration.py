@@ -1,4 +1,4 @@
-"""Revision 0006 gives fine-tunes made before it the class map their job was trained with."""
+"""Revision 0007 gives fine-tunes made before it the class map their job was trained with."""
 
 from alembic import command
 from sqlalchemy import select
@@ -13,7 +13,7 @@ CITY = PRESETS["cityscapes19"]
 
 def test_fine_tunes_get_their_jobs_class_map(settings):
     url = settings.effective_database_url
-    command.downgrade(alembic_config(url), "0005")
+    command.downgrade(alembic_config(url), "0006")
     engine = make_engine(url)
     projects, jobs, models = Project.__table__, Job.__table__, SegModel.__table__
     table = [t % 3 for t in range(len(CITY))]
