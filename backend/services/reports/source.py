@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from backend.errors import Conflict, NotFound
 from backend.models import Frame, Job, Mask, Project
 from backend.services.jobs import get_job
+from backend.services.reports.blocks import FrameFacts
 from backend.storage import LocalStorage
 
 # Used when the project's classes no longer match the job's (renamed or reordered since).
@@ -41,6 +42,7 @@ class ReportSource:
     class_pixels: list[int] | None
     frame_ids: list[int]
     mask_versions: list[int | None]
+    frame_facts: list[FrameFacts]
     started_at: Any
     fingerprint: str
 
@@ -125,6 +127,7 @@ def load_source(session: Session, job_id: int) -> ReportSource:
     if before is not None and len(before["frame_confusions"]) != len(after["frame_confusions"]):
         raise Conflict(f"The two models of job {job_id} were not scored on the same test frames.")
     names = job.result.get("class_names") or [c["name"] for c in after["metrics"]["per_class"]]
+    frame_ids = list(job.result.get("test_frame_ids") or [])
     payload = json.dumps([job.result, job.detail], sort_keys=True, default=str)
     return ReportSource(
         job_id=job.id,
@@ -137,11 +140,40 @@ def load_source(session: Session, job_id: int) -> ReportSource:
         class_names=list(names),
         colors=_colors(session, job, names),
         class_pixels=_class_pixels(job.result.get("class_pixels"), list(names)),
-        frame_ids=list(job.result.get("test_frame_ids") or []),
+        frame_ids=frame_ids,
         mask_versions=list(job.result.get("test_mask_versions") or []),
+        frame_facts=_frame_facts(session, frame_ids, after),
         started_at=job.started_at,
         fingerprint=hashlib.sha256(payload.encode()).hexdigest()[:16],
     )
+
+
+def _frame_facts(session: Session, frame_ids: list[int], after: dict) -> list[FrameFacts]:
+    """Where each scored frame sits in time, from its row; from its recorded name when gone."""
+    names = after.get("frame_names") or []
+    n = len(after["frame_confusions"])
+    ids = frame_ids if len(frame_ids) == n else [None] * n
+    found = [i for i in ids if i is not None]
+    rows = {f.id: f for f in session.scalars(select(Frame).where(Frame.id.in_(found)))}
+    facts = []
+    for k, frame_id in enumerate(ids):
+        frame = rows.get(frame_id)
+        name = names[k] if k < len(names) else None
+        # The worker records source_name or "frame<id>": a row with another name is not the
+        # frame that was scored (SQLite may reuse the id of a deleted row).
+        if (
+            frame is not None
+            and name is not None
+            and name != (frame.source_name or f"frame{frame.id}")
+        ):
+            frame = None
+        if frame is None:
+            facts.append(FrameFacts(source_name=name))
+        else:
+            facts.append(
+                FrameFacts(frame.video_id, frame.timestamp_s, frame.index, frame.source_name)
+            )
+    return facts
 
 
 def _colors(session: Session, job: Job, names: list[str]) -> list[str]:
