@@ -17,7 +17,12 @@ from backend.config import Settings
 from backend.errors import NotFound
 from backend.services.jobs import get_job
 from backend.services.reports import blocks, export, figures, stats, timeline
-from backend.services.reports.source import ReportSource, load_source, load_test_frame
+from backend.services.reports.source import (
+    ReportSource,
+    frame_facts,
+    load_source,
+    load_test_frame,
+)
 from backend.storage import LocalStorage
 
 FIGURES = ("confusion", "loss", "miou")
@@ -62,16 +67,18 @@ def block_seconds(source: ReportSource, settings: Settings) -> float:
     return float(chosen) if chosen is not None else settings.report_block_seconds
 
 
-def frame_blocks(source: ReportSource, settings: Settings) -> list[int]:
+def frame_blocks(session: Session, source: ReportSource, settings: Settings) -> list[int]:
     """Block id of each test frame of the report."""
     seconds = block_seconds(source, settings)
-    return blocks.assign_blocks(source.frame_facts, seconds, settings.report_frame_rate)
+    facts = frame_facts(session, source)
+    return blocks.assign_blocks(facts, seconds, settings.report_frame_rate)
 
 
-def compute(source: ReportSource, frame_blocks: list[int], block_seconds: float) -> dict:
+def compute(source: ReportSource, block_ids: list[int], seconds: float) -> dict:
     """The report JSON: scores, paired block-bootstrap intervals, sentences, curves, timeline.
 
-    A comparison has the same keys (no curves, timeline or fine-tuned model: empty or None)
+    block_ids holds each test frame's block (frame_blocks), seconds the block length. A
+    comparison has the same keys (no curves, timeline or fine-tuned model: empty or None)
     plus labels and model_ids: {"before": <model A>, "after": <model B>}.
     """
     names = source.class_names
@@ -87,12 +94,12 @@ def compute(source: ReportSource, frame_blocks: list[int], block_seconds: float)
         "before": before_scores,
         "after": after_scores,
         "change": stats.difference(after_scores, before_scores) if before else None,
-        "ci": stats.bootstrap(after_frames, before_frames, names, frame_blocks),
+        "ci": stats.bootstrap(after_frames, before_frames, names, block_ids),
         "n_test_frames": len(after_frames),
-        "n_blocks": blocks.count_blocks(frame_blocks),
-        "block_seconds": block_seconds,
-        "block_rule": blocks.describe(block_seconds),
-        "frame_blocks": list(frame_blocks),
+        "n_blocks": blocks.count_blocks(block_ids),
+        "block_seconds": seconds,
+        "block_rule": blocks.describe(seconds),
+        "frame_blocks": list(block_ids),
         "min_blocks": stats.MIN_BLOCKS,
         "class_pixels": _class_pixels(source, after_frames),
         "class_frames": _class_frames(after_frames, names),
@@ -108,9 +115,11 @@ def compute(source: ReportSource, frame_blocks: list[int], block_seconds: float)
     return report
 
 
-def _report(storage: LocalStorage, settings: Settings, source: ReportSource) -> dict:
+def _report(
+    session: Session, storage: LocalStorage, settings: Settings, source: ReportSource
+) -> dict:
     seconds = block_seconds(source, settings)
-    ids = frame_blocks(source, settings)
+    ids = frame_blocks(session, source, settings)
     # The blocks come from frame rows, which may change after the job (a frame deleted): they
     # are part of the name, so a report is recomputed when its blocks would differ.
     digest = hashlib.sha256(json.dumps([METHOD, seconds, ids]).encode()).hexdigest()[:12]
@@ -122,7 +131,7 @@ def _report(storage: LocalStorage, settings: Settings, source: ReportSource) -> 
 
 def get_report(session: Session, storage: LocalStorage, settings: Settings, job_id: int) -> dict:
     """The report of a fine-tune or two-model evaluation (the bootstrap runs once, then cached)."""
-    return _report(storage, settings, load_source(session, job_id))
+    return _report(session, storage, settings, load_source(session, job_id))
 
 
 def _confusion(source: ReportSource) -> bytes:
@@ -200,7 +209,7 @@ def get_timeline_overlay(
 def get_html(session: Session, storage: LocalStorage, settings: Settings, job_id: int) -> str:
     """The self-contained HTML report: tables, sentences and every figure embedded."""
     source = load_source(session, job_id)
-    report = _report(storage, settings, source)
+    report = _report(session, storage, settings, source)
     pictures = {}
     for name in figure_names(source):
         try:

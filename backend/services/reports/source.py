@@ -42,7 +42,6 @@ class ReportSource:
     class_pixels: list[int] | None
     frame_ids: list[int]
     mask_versions: list[int | None]
-    frame_facts: list[FrameFacts]
     started_at: Any
     fingerprint: str
 
@@ -127,7 +126,6 @@ def load_source(session: Session, job_id: int) -> ReportSource:
     if before is not None and len(before["frame_confusions"]) != len(after["frame_confusions"]):
         raise Conflict(f"The two models of job {job_id} were not scored on the same test frames.")
     names = job.result.get("class_names") or [c["name"] for c in after["metrics"]["per_class"]]
-    frame_ids = list(job.result.get("test_frame_ids") or [])
     payload = json.dumps([job.result, job.detail], sort_keys=True, default=str)
     return ReportSource(
         job_id=job.id,
@@ -140,19 +138,18 @@ def load_source(session: Session, job_id: int) -> ReportSource:
         class_names=list(names),
         colors=_colors(session, job, names),
         class_pixels=_class_pixels(job.result.get("class_pixels"), list(names)),
-        frame_ids=frame_ids,
+        frame_ids=list(job.result.get("test_frame_ids") or []),
         mask_versions=list(job.result.get("test_mask_versions") or []),
-        frame_facts=_frame_facts(session, frame_ids, after),
         started_at=job.started_at,
         fingerprint=hashlib.sha256(payload.encode()).hexdigest()[:16],
     )
 
 
-def _frame_facts(session: Session, frame_ids: list[int], after: dict) -> list[FrameFacts]:
+def frame_facts(session: Session, source: ReportSource) -> list[FrameFacts]:
     """Where each scored frame sits in time, from its row; from its recorded name when gone."""
-    names = after.get("frame_names") or []
-    n = len(after["frame_confusions"])
-    ids = frame_ids if len(frame_ids) == n else [None] * n
+    names = source.after.get("frame_names") or []
+    n = source.n_frames
+    ids = source.frame_ids if len(source.frame_ids) == n else [None] * n
     found = [i for i in ids if i is not None]
     rows = {f.id: f for f in session.scalars(select(Frame).where(Frame.id.in_(found)))}
     facts = []

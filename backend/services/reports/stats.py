@@ -241,8 +241,8 @@ def resampling_sentence(n_frames: int, n_blocks: int, block_seconds: float) -> s
     return (
         f"The 95% intervals resample {_count(n_blocks, 'independent block')} of the "
         f"{_count(n_frames, 'test frame')}, not single frames: frames within the same "
-        f"{block_seconds:g} s of one video or file-name sequence are drawn together, because "
-        "neighbouring frames of a drive err alike."
+        f"{block_seconds:g} s stretch of one video or file-name sequence are drawn together, "
+        "because neighbouring frames of a drive err alike."
         + (
             f" With fewer than {MIN_BLOCKS} blocks no change is called clear."
             if n_blocks < MIN_BLOCKS
