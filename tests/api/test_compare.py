@@ -293,6 +293,9 @@ def test_an_evaluate_job_of_two_models_run_by_the_worker(client, dispatcher, pro
     report = client.get(f"/api/jobs/{job_id}/report").json()
     assert report["labels"] == {"before": "first net", "after": "second net"}
     assert report["model_ids"] == {"before": model_ids[0], "after": model_ids[1]}
+    # Uploads f0.png, f1.png, f2.png: one file-name sequence, frames 1/30 s apart, one block.
+    assert (report["frame_blocks"], report["n_blocks"]) == ([0, 0, 0], 1)
+    assert all("clearly" not in line for line in report["sentences"])
     names = [c["name"] for c in CLASSES]
     for side, scored in zip(("before", "after"), result["models"], strict=True):
         preds = []

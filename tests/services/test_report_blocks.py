@@ -152,20 +152,45 @@ def test_fewer_than_five_blocks_give_no_clear_verdict():
         report = _report(n_blocks)
         assert report["ci"]["change"]["pixel_accuracy"][0] > 0
         lines = stats.sentences(report)
-        assert "With fewer than 5 blocks no change is called clear." in lines[0]
+        assert "no change is called clear." in lines[0]
         for line in lines[1:]:
             assert "clear" not in line and "too few to tell whether the change is real" in line
         compare = stats.sentences({**report, "labels": {"before": "a", "after": "b"}})
         for line in compare[2:]:
             assert "clearly" not in line and "too few to tell A and B apart" in line
-        assert export.verdict(report["ci"]["change"]["mean_iou"], n_blocks) == "too few blocks"
+        change, ci = report["change"]["mean_iou"], report["ci"]["change"]["mean_iou"]
+        assert export.verdict(change, ci, n_blocks) == "too few blocks"
         verdicts = {row.split(",")[13] for row in export.csv_text(report).splitlines()[1:]}
         assert verdicts == {"too few blocks"}
     report = _report(5)
     lines = stats.sentences(report)
     assert "fewer than" not in lines[0]
     assert lines[1].endswith("a clear improvement.")
-    assert export.verdict(report["ci"]["change"]["mean_iou"], 5) == "clear improvement"
+    change, ci = report["change"]["mean_iou"], report["ci"]["change"]["mean_iou"]
+    assert export.verdict(change, ci, 5) == "clear improvement"
+    assert export.verdict(None, None, 5) == export.verdict(None, None, 1) == "n/a"
+
+
+def test_one_block_gives_no_interval_and_no_verdict():
+    rng = np.random.default_rng(8)
+    a, b = frame_cms(rng, 4, skill=0.3)[0], frame_cms(rng, 4, skill=0.95)[0]
+    ci = stats.bootstrap(b, a, NAMES, [7, 7, 7, 7], resamples=50)
+    for part in ("after", "before", "change"):
+        assert ci[part] == {
+            "pixel_accuracy": None,
+            "mean_iou": None,
+            "class_iou": dict.fromkeys(NAMES),
+        }
+    line = stats.sentence("Car IoU", 0.25, None, 4, 1)
+    assert line == (
+        "Car IoU changed by +0.25, but the 4 test frames form 1 independent block, too few to "
+        "tell whether the change is real (at least 5 are needed)."
+    )
+    assert export.verdict(0.25, None, 1) == "too few blocks"
+    assert stats.resampling_sentence(4, 1, 10.0).startswith(
+        "The 4 test frames form a single independent block: one block shows no spread, so there "
+        "are no intervals"
+    )
 
 
 def _ar1(rng, n_series: int, n: int, phi: float) -> np.ndarray:

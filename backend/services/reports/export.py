@@ -47,12 +47,14 @@ def _cell(value: float | None, ci: list[float] | None, signed: bool = False) -> 
     return {"value": _three(value, signed), "ci": span}
 
 
-def verdict(ci: list[float] | None, n_blocks: int) -> str:
+def verdict(change: float | None, ci: list[float] | None, n_blocks: int) -> str:
     """A change's word for the tables: clear when the 95% interval excludes zero (enough blocks)."""
-    if ci is None:
+    if change is None:
         return "n/a"
     if n_blocks < stats.MIN_BLOCKS:
         return "too few blocks"
+    if ci is None:
+        return "n/a"
     if ci[0] > 0:
         return "clear improvement"
     if ci[1] < 0:
@@ -66,7 +68,7 @@ COMPARE_VERDICTS = {"clear improvement": "B clearly better", "clear decline": "B
 
 def _row(fig: stats.Figure, report: dict) -> dict:
     ci = report["ci"]
-    word = verdict(fig.pick(ci["change"]), report["n_blocks"]) if report["change"] else "n/a"
+    word = verdict(fig.pick(report["change"]), fig.pick(ci["change"]), report["n_blocks"])
     return {
         "label": fig.label,
         "name": fig.class_name,
@@ -182,8 +184,10 @@ def csv_text(report: dict) -> str:
         for part in ("before", "after", "change"):
             ci = fig.pick(report["ci"][part]) or [None, None]
             row += [_number(fig.pick(report[part])), _number(ci[0]), _number(ci[1])]
-        word = verdict(fig.pick(report["ci"]["change"]), report["n_blocks"])
+        word = verdict(
+            fig.pick(report["change"]), fig.pick(report["ci"]["change"]), report["n_blocks"]
+        )
         word = COMPARE_VERDICTS.get(word, word) if report.get("labels") else word
-        row += [word if report["change"] else "n/a", report["n_blocks"], report["block_seconds"]]
+        row += [word, report["n_blocks"], report["block_seconds"]]
         writer.writerow(row)
     return buf.getvalue()

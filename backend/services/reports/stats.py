@@ -90,7 +90,9 @@ def interval(samples: np.ndarray, level: float = LEVEL) -> list[float] | None:
     return [float(lo), float(hi)]
 
 
-def _intervals(acc, miou, iou, class_names, level) -> dict:
+def _intervals(acc, miou, iou, class_names, level: float | None) -> dict:
+    if level is None:
+        return {"pixel_accuracy": None, "mean_iou": None, "class_iou": dict.fromkeys(class_names)}
     return {
         "pixel_accuracy": interval(acc, level),
         "mean_iou": interval(miou, level),
@@ -111,8 +113,9 @@ def bootstrap(
 
     blocks gives each frame's block id (None: every frame its own block). Both models are scored
     on the same resampled blocks, so the change interval reflects the paired difference. The
-    percentiles are read at the expanded level for that many blocks (see resampling).
-    before_frames may be None (no base model): then before and change are None.
+    percentiles are read at the expanded level for that many blocks (see resampling); a single
+    block gives no intervals (all None). before_frames may be None (no base model): then before
+    and change are None.
     """
     after_cms = np.asarray(after_frames, dtype=np.int64)
     if after_cms.ndim != 3 or not len(after_cms):
@@ -122,7 +125,9 @@ def bootstrap(
     if len(blocks) != len(after_cms):
         raise ValueError("blocks needs one block id per frame")
     weights = block_weights(blocks, resamples, seed)
-    level = expanded_level(level, len(set(np.asarray(blocks).tolist())))
+    n_blocks = len(set(np.asarray(blocks).tolist()))
+    # One block: every resample holds the same frames, so there is no spread to read.
+    level = expanded_level(level, n_blocks) if n_blocks > 1 else None
     after = _resampled(after_cms, weights)
     out = {"after": _intervals(*after, class_names, level), "before": None, "change": None}
     if before_frames is not None:
@@ -175,6 +180,10 @@ def evidence(n_frames: int, n_blocks: int) -> str:
     return f"{_count(n_frames, 'test frame')} in {_count(n_blocks, 'independent block')}"
 
 
+def _span(ci: list[float] | None) -> str:
+    return f" (95% CI {fmt(ci[0], True)} to {fmt(ci[1], True)})" if ci else ""
+
+
 def _too_few(n_frames: int, n_blocks: int, what: str) -> str:
     form = "forms" if n_frames == 1 else "form"
     only = "only " if n_blocks > 1 else ""
@@ -189,14 +198,13 @@ def sentence(
     label: str, change: float | None, ci: list[float] | None, n_frames: int, n_blocks: int
 ) -> str:
     """Whether a change is clearly real: its 95% interval excludes zero, over enough blocks."""
+    if change is not None and n_blocks < MIN_BLOCKS:
+        return f"{label} changed by {fmt(change, True)}{_span(ci)}, " + _too_few(
+            n_frames, n_blocks, "whether the change is real"
+        )
     if change is None or ci is None:
         return f"{label}: no change can be measured (n/a before or after on the test frames)."
     lo, hi = ci
-    if n_blocks < MIN_BLOCKS:
-        return (
-            f"{label} changed by {fmt(change, True)} (95% CI {fmt(lo, True)} to {fmt(hi, True)}), "
-            + _too_few(n_frames, n_blocks, "whether the change is real")
-        )
     if lo > 0:
         return (
             f"{label} rose by {fmt(change)} (95% CI {fmt(lo)} to {fmt(hi)}): a clear improvement."
@@ -213,14 +221,14 @@ def compare_sentence(
     label: str, difference: float | None, ci: list[float] | None, n_frames: int, n_blocks: int
 ) -> str:
     """Whether model B (after) clearly differs from model A (before): the interval excludes 0."""
+    if difference is not None and n_blocks < MIN_BLOCKS:
+        return f"{label}: B \u2212 A is {fmt(difference, True)}{_span(ci)}, " + _too_few(
+            n_frames, n_blocks, "A and B apart"
+        )
     if difference is None or ci is None:
         return f"{label}: no difference can be measured (n/a for A or B on the test frames)."
     lo, hi = ci
     span = f"(95% CI {fmt(lo, True)} to {fmt(hi, True)})"
-    if n_blocks < MIN_BLOCKS:
-        return f"{label}: B \u2212 A is {fmt(difference, True)} {span}, " + _too_few(
-            n_frames, n_blocks, "A and B apart"
-        )
     if lo > 0:
         return f"{label} is higher with B by {fmt(difference)} {span}: B is clearly better."
     if hi < 0:
@@ -233,21 +241,23 @@ def compare_sentence(
 
 def resampling_sentence(n_frames: int, n_blocks: int, block_seconds: float) -> str:
     """What the intervals rest on: how many blocks, and the block rule."""
+    frames = _count(n_frames, "test frame")
+    few = f" With fewer than {MIN_BLOCKS} blocks no change is called clear."
+    if n_blocks == 1:
+        return (
+            f"The {frames} {'forms' if n_frames == 1 else 'form'} a single independent block: "
+            "one block shows no spread, so there are no intervals and no change is called clear."
+        )
     if block_seconds <= 0:
         return (
-            f"The 95% intervals resample the {_count(n_frames, 'test frame')} one by one "
-            "(block length 0: the frames are taken to be independent)."
+            f"The 95% intervals resample the {frames} one by one (block length 0: the frames "
+            "are taken to be independent)." + (few if n_blocks < MIN_BLOCKS else "")
         )
     return (
-        f"The 95% intervals resample {_count(n_blocks, 'independent block')} of the "
-        f"{_count(n_frames, 'test frame')}, not single frames: frames within the same "
-        f"{block_seconds:g} s stretch of one video or file-name sequence are drawn together, "
-        "because neighbouring frames of a drive err alike."
-        + (
-            f" With fewer than {MIN_BLOCKS} blocks no change is called clear."
-            if n_blocks < MIN_BLOCKS
-            else ""
-        )
+        f"The 95% intervals resample {_count(n_blocks, 'independent block')} of the {frames}, "
+        f"not single frames: frames within the same {block_seconds:g} s stretch of one video or "
+        "file-name sequence are drawn together, because neighbouring frames of a drive err alike."
+        + (few if n_blocks < MIN_BLOCKS else "")
     )
 
 

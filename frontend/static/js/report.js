@@ -13,9 +13,10 @@ export function fmt(value, signed = false) {
 }
 
 /** A change's verdict: clear when its 95% interval excludes zero and rests on enough blocks. */
-export function verdict(ci, compare, enoughBlocks = true) {
-  if (!ci) return ["n/a", "na"];
+export function verdict(change, ci, compare, enoughBlocks) {
+  if (change === null || change === undefined) return ["n/a", "na"];
   if (!enoughBlocks) return ["too few blocks", "few"];
+  if (!ci) return ["n/a", "na"];
   if (ci[0] > 0) return [compare ? "B clearly better" : "clear improvement", "up"];
   if (ci[1] < 0) return [compare ? "B clearly worse" : "clear decline", "down"];
   return ["not distinguishable", "same"];
@@ -36,7 +37,7 @@ function cell(value, ci, side, signed = false) {
 function valueCells(report, metric, name, compare) {
   const ci = report.ci;
   const enough = report.n_blocks >= report.min_blocks;
-  const [word, tone] = report.change ? verdict(pick(ci.change, metric, name), compare, enough) : ["n/a", "na"];
+  const [word, tone] = verdict(pick(report.change, metric, name), pick(ci.change, metric, name), compare, enough);
   return [
     cell(pick(report.before, metric, name), pick(ci.before, metric, name), "before"),
     cell(pick(report.after, metric, name), pick(ci.after, metric, name), "after"),
