@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     max_video_duration_s: float = Field(4 * 3600.0, gt=0)
     max_frame_pixels: int = Field(8192 * 8192, gt=0)
     max_sampled_frames: int = Field(20000, ge=1)
+    report_block_seconds: float = Field(10.0, ge=0, le=3600)
+    report_frame_rate: float = Field(30.0, gt=0, le=1000)
     s3_bucket: str = ""
     s3_endpoint_url: str = ""
     s3_region: str = ""

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from backend.api.access import by
-from backend.api.deps import DbSession, get_storage
+from backend.api.deps import DbSession, get_settings, get_storage
+from backend.config import Settings
 from backend.schemas.reports import ReportOut
 from backend.services import reports
 from backend.storage import LocalStorage
@@ -35,9 +36,10 @@ def get_report(
     job_id: int,
     session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
+    settings: Settings = Depends(get_settings),
 ):
-    """Before/after (or A/B) scores with paired 95% bootstrap intervals, sentences, curves."""
-    return reports.get_report(session, storage, job_id)
+    """Before/after (or A/B) scores with paired 95% block-bootstrap intervals, sentences, curves."""
+    return reports.get_report(session, storage, settings, job_id)
 
 
 @router.get(
@@ -84,9 +86,10 @@ def download_html(
     job_id: int,
     session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
+    settings: Settings = Depends(get_settings),
 ):
     """The self-contained HTML report (every picture embedded)."""
-    page = reports.get_html(session, storage, job_id)
+    page = reports.get_html(session, storage, settings, job_id)
     return HTMLResponse(page, headers=_attachment(job_id, "html"))
 
 
@@ -95,9 +98,10 @@ def download_json(
     job_id: int,
     session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
+    settings: Settings = Depends(get_settings),
 ):
     """The report JSON as a file."""
-    body = json.dumps(reports.get_report(session, storage, job_id), indent=2)
+    body = json.dumps(reports.get_report(session, storage, settings, job_id), indent=2)
     return Response(body, media_type="application/json", headers=_attachment(job_id, "json"))
 
 
@@ -106,7 +110,8 @@ def download_csv(
     job_id: int,
     session: Session = DbSession,
     storage: LocalStorage = Depends(get_storage),
+    settings: Settings = Depends(get_settings),
 ):
-    """One CSV row per figure: before, after, change and their 95% bounds."""
-    body = reports.get_csv(session, storage, job_id)
+    """One CSV row per figure: before, after, change, their 95% bounds, verdict and blocks."""
+    body = reports.get_csv(session, storage, settings, job_id)
     return Response(body, media_type="text/csv; charset=utf-8", headers=_attachment(job_id, "csv"))

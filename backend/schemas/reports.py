@@ -1,4 +1,4 @@
-"""Report bodies: before/after scores, their 95% intervals, curves and the timeline.
+"""Report bodies: before/after scores, their 95% intervals and blocks, curves and the timeline.
 
 The same body serves a comparison of two models (an evaluate job): before = model A,
 after = model B, change = B - A, plus labels and model_ids naming the two sides.
@@ -6,7 +6,7 @@ after = model B, change = B - A, plus labels and model_ids naming the two sides.
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 Interval = list[float] | None  # [low, high]; None (n/a) when no resample had the figure
 
@@ -103,6 +103,11 @@ class ReportOut(BaseModel):
     change: Scores | None
     ci: ReportIntervals
     n_test_frames: int
+    n_blocks: int = Field(description="Independent blocks of test frames the intervals rest on.")
+    block_seconds: float = Field(description="Block length (0: every frame its own block).")
+    block_rule: str = Field(description="The block rule in words.")
+    frame_blocks: list[int] = Field(description="Block id of each test frame, in frame order.")
+    min_blocks: int = Field(description="Fewer blocks than this give no 'clear' verdict.")
     class_pixels: dict[str, int]
     class_frames: dict[str, int]
     sentences: list[str]

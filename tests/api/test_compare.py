@@ -16,6 +16,7 @@ from tests.api.test_reports import (
     N_FRAMES,
     PNG,
     ROUTES,
+    SOURCE_NAMES,
     _approx,
     _frame_matrices,
     _pictures,
@@ -38,7 +39,7 @@ def _frames(client, project: dict, truths: list[np.ndarray], tag: str) -> list[i
             storage.put_bytes(image_key, _png(np.full((h, w, 3), 30 * k, np.uint8)))
             frame = Frame(project_id=project["id"], storage_key=image_key, width=w, height=h,
                           split="test", label_status="done", mask_version=1,
-                          source_name=f"street_{k}.png")  # fmt: skip
+                          source_name=SOURCE_NAMES[k])  # fmt: skip
             session.add(frame)
             session.flush()
             mask_key = f"projects/{project['id']}/masks/{tag}_{k}.png"
@@ -110,10 +111,12 @@ def test_comparison_json_matches_an_independent_computation(client, project):
     reference = reference_intervals(*matrices, 2000, 0, names)
     assert_ci_equal(body["ci"], reference, names)
     assert NAMES[0] in body["sentences"][0] and NAMES[1] in body["sentences"][0]
-    assert len(body["sentences"]) == 1 + 2 + len(names)
+    assert len(body["sentences"]) == 2 + 2 + len(names)
+    assert body["sentences"][1].startswith(f"The 95% intervals resample {N_FRAMES} independent")
+    assert body["n_blocks"] == N_FRAMES and body["frame_blocks"] == list(range(N_FRAMES))
     assert body["ci"]["change"]["pixel_accuracy"][0] > 0
-    assert body["sentences"][1].startswith("Pixel accuracy is higher with B")
-    assert "B is clearly better" in body["sentences"][1]
+    assert body["sentences"][2].startswith("Pixel accuracy is higher with B")
+    assert "B is clearly better" in body["sentences"][2]
 
 
 def test_swapping_the_two_models_swaps_the_sides(client, project):
@@ -133,7 +136,7 @@ def test_swapping_the_two_models_swaps_the_sides(client, project):
     assert backward["labels"] == {"before": NAMES[1], "after": NAMES[0]}
     lo, hi = forward["ci"]["change"]["mean_iou"]
     np.testing.assert_allclose(backward["ci"]["change"]["mean_iou"], [-hi, -lo], atol=1e-12)
-    assert "B is clearly worse" in backward["sentences"][1]
+    assert "B is clearly worse" in backward["sentences"][2]
 
 
 def test_comparison_figures(client, project):
@@ -158,7 +161,7 @@ def test_comparison_figures(client, project):
             assert np.array_equal(picture.truth, job["truths"][k])
             assert np.array_equal(picture.before, job["a"][k])
             assert np.array_equal(picture.after, job["b"][k])
-            assert picture.image is not None and picture.name == f"street_{k}.png"
+            assert picture.image is not None and picture.name == SOURCE_NAMES[k]
 
 
 def test_frame_figure_uses_the_recorded_mask_version(client, project):
@@ -290,6 +293,9 @@ def test_an_evaluate_job_of_two_models_run_by_the_worker(client, dispatcher, pro
     report = client.get(f"/api/jobs/{job_id}/report").json()
     assert report["labels"] == {"before": "first net", "after": "second net"}
     assert report["model_ids"] == {"before": model_ids[0], "after": model_ids[1]}
+    # Uploads f0.png, f1.png, f2.png: one file-name sequence, frames 1/30 s apart, one block.
+    assert (report["frame_blocks"], report["n_blocks"]) == ([0, 0, 0], 1)
+    assert all("clearly" not in line for line in report["sentences"])
     names = [c["name"] for c in CLASSES]
     for side, scored in zip(("before", "after"), result["models"], strict=True):
         preds = []

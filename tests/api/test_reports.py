@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from backend.db import session_scope
-from backend.models import Frame, Job, Mask
+from backend.models import Frame, Job, Mask, Video
 from backend.models.base import utcnow
 from backend.services.mask_codec import pixel_counts
 from backend.services.reports import service
@@ -18,8 +18,11 @@ from tests.services.test_reports import assert_ci_equal, reference_intervals
 from worker.ml import metrics
 
 H, W = 16, 24
-N_FRAMES = 4
+N_FRAMES = 6
 PNG = b"\x89PNG\r\n\x1a\n"
+# Each test frame from a drive of its own, so each is an independent block: the block bootstrap
+# is then exactly the frame bootstrap the reference computes, and 6 blocks allow a verdict.
+SOURCE_NAMES = [f"drive{k}_{100 * k:06d}.png" for k in range(N_FRAMES)]
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -45,7 +48,7 @@ def _pictures(seed: int, n_classes: int):
     return truths, befores, afters
 
 
-def _scored(storage, job_id, label, preds, truths, names):
+def _scored(storage, job_id, label, preds, truths, names, frame_names=SOURCE_NAMES):
     keys = []
     for k, pred in enumerate(preds):
         keys.append(f"jobs/{job_id}/{label}/{k:03d}_street_{k}.png")
@@ -60,7 +63,7 @@ def _scored(storage, job_id, label, preds, truths, names):
         "metrics": metrics.summarize(total, names),
         "confusion": total.tolist(),
         "frame_confusions": [cm.tolist() for cm in frame_cms],
-        "frame_names": [f"street_{k}.png" for k in range(len(preds))],
+        "frame_names": list(frame_names),
         "prediction_keys": keys,
     }
 
@@ -82,21 +85,44 @@ def _history_and_timeline(storage, job_id):
     return history, timeline
 
 
-def make_job(client, project: dict, with_before: bool = True, seed: int = 0) -> dict:
-    """A succeeded train job with N_FRAMES labeled test frames and stored predictions."""
+def _video(session, project_id: int) -> int:
+    video = Video(project_id=project_id, filename="drive.mp4", storage_key="videos/drive.mp4",
+                  size_bytes=1, container="mp4", codec="h264", fps=30.0, duration_s=60.0,
+                  width=W, height=H, frame_count=1800)  # fmt: skip
+    session.add(video)
+    session.flush()
+    return video.id
+
+
+def make_job(
+    client, project: dict, with_before: bool = True, seed: int = 0, times: list | None = None
+) -> dict:
+    """A succeeded train job with N_FRAMES labeled test frames and stored predictions.
+
+    The frames are imported files of different drives, or, with `times`, frames of one video at
+    those timestamps (seconds).
+    """
     storage, sessions = client.app.state.storage, client.app.state.sessions
     names = [c["name"] for c in project["classes"]]
     truths, befores, afters = _pictures(seed, len(names))
-    frame_ids = []
+    frame_ids, frame_names = [], []
     with session_scope(sessions) as session:
+        video_id = _video(session, project["id"]) if times else None
         for k, truth in enumerate(truths):
             image_key = f"projects/{project['id']}/frames/test{seed}_{k}.png"
             storage.put_bytes(image_key, _png(np.full((H, W, 3), 40 * k, np.uint8)))
+            place = (
+                {"video_id": video_id, "index": round(30 * times[k]), "timestamp_s": times[k]}
+                if times
+                else {"source_name": SOURCE_NAMES[k]}
+            )
             frame = Frame(project_id=project["id"], storage_key=image_key, width=W, height=H,
                           split="test", label_status="done", mask_version=1,
-                          source_name=f"street_{k}.png")  # fmt: skip
+                          **place)  # fmt: skip
             session.add(frame)
             session.flush()
+            # What the worker records as the frame's name.
+            frame_names.append(frame.source_name or f"frame{frame.id}")
             mask_key = f"projects/{project['id']}/masks/test{seed}_{k}.png"
             storage.put_bytes(mask_key, _png(truth))
             session.add(Mask(frame_id=frame.id, version=1, storage_key=mask_key,
@@ -107,9 +133,9 @@ def make_job(client, project: dict, with_before: bool = True, seed: int = 0) -> 
         session.add(job)
         session.flush()
         job_id = job.id
-    test = {"after": _scored(storage, job_id, "after", afters, truths, names)}
+    test = {"after": _scored(storage, job_id, "after", afters, truths, names, frame_names)}
     if with_before:
-        test["before"] = _scored(storage, job_id, "before", befores, truths, names)
+        test["before"] = _scored(storage, job_id, "before", befores, truths, names, frame_names)
     every = np.stack(truths)
     history, timeline = _history_and_timeline(storage, job_id)
     result = {
@@ -190,8 +216,11 @@ def test_report_json_matches_an_independent_computation(client, project):
     assert body["timeline"][1]["urls"] == [
         f"/api/jobs/{job['id']}/timeline/1/{k}.png" for k in range(2)
     ]
-    assert len(body["sentences"]) == 2 + len(names)
-    assert body["sentences"][1].startswith("Mean IoU")
+    assert len(body["sentences"]) == 1 + 2 + len(names)
+    assert body["sentences"][2].startswith("Mean IoU")
+    assert (body["n_blocks"], body["block_seconds"], body["min_blocks"]) == (N_FRAMES, 10.0, 5)
+    assert body["frame_blocks"] == list(range(N_FRAMES))
+    assert body["sentences"][0].startswith(f"The 95% intervals resample {N_FRAMES} independent")
     k = len(names)
     reference = reference_intervals(
         _frame_matrices(job["truths"], job["afters"], k),
@@ -202,14 +231,14 @@ def test_report_json_matches_an_independent_computation(client, project):
     )
     assert_ci_equal(body["ci"], reference, names)
     lo, hi = body["ci"]["change"]["pixel_accuracy"]
-    assert lo > 0 and "pixel accuracy rose" in body["sentences"][0].lower()
+    assert lo > 0 and "pixel accuracy rose" in body["sentences"][1].lower()
 
 
 def test_report_is_computed_once(client, project, monkeypatch):
     job = make_job(client, project)
     first = client.get(f"/api/jobs/{job['id']}/report").json()
 
-    def fail(_source):
+    def fail(*_args):
         raise AssertionError("the report was computed again")
 
     monkeypatch.setattr(service, "compute", fail)

@@ -162,6 +162,11 @@ def test_launch_watch_and_report(page: Page, live_server, tmp_path: Path):
         expect(row.get_by_test_id("cell-pixels")).to_have_text(f"{report['class_pixels'][name]:,}")
     expect(page.get_by_test_id("report-sentence")).to_have_count(len(report["sentences"]))
     expect(page.get_by_test_id("report-sentence").first).to_have_text(report["sentences"][0])
+    # Two test frames are two blocks, fewer than 5: the page calls nothing clear.
+    assert (report["n_blocks"], report["min_blocks"]) == (2, 5)
+    expect(page.get_by_test_id("report-facts")).to_contain_text("2 independent blocks of 10 s")
+    for cell in page.get_by_test_id("cell-verdict").all():
+        expect(cell).to_have_text(re.compile("^(too few blocks|n/a)$"))
 
     figures = page.get_by_test_id("report-figure-img")
     expect(figures).to_have_count(3)

@@ -30,12 +30,15 @@ def frame_cms(rng, n_frames: int, k: int = 3, size: int = 400, skill: float = 0.
     return np.array(cms), np.concatenate(truths), np.concatenate(preds)
 
 
-def brute_force(after, before, resamples: int, seed: int) -> list[dict]:
-    """Reference bootstrap: one resample at a time with the engine's metric functions."""
-    n = len(after)
+def brute_force(after, before, resamples: int, seed: int, blocks=None) -> list[dict]:
+    """Reference bootstrap: one resample of whole blocks at a time, engine metric functions."""
+    blocks = np.arange(len(after)) if blocks is None else np.asarray(blocks)
+    members = [np.flatnonzero(blocks == b) for b in np.unique(blocks)]
+    n = len(members)
     draws = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
     out = []
-    for idx in draws:
+    for drawn in draws:
+        idx = np.concatenate([members[d] for d in drawn])
         a = np.sum([after[i] for i in idx], axis=0)
         row = {"after": (metrics.pixel_accuracy(a), metrics.mean_iou(a), metrics.iou_per_class(a))}
         if before is not None:
@@ -49,15 +52,20 @@ def brute_force(after, before, resamples: int, seed: int) -> list[dict]:
     return out
 
 
-def reference_intervals(after, before, resamples: int, seed: int, names=NAMES) -> dict:
-    """Percentile intervals of the brute-force resamples, shaped like stats.bootstrap's."""
-    rows = brute_force(after, before, resamples, seed)
+def reference_intervals(after, before, resamples: int, seed: int, names=NAMES, blocks=None) -> dict:
+    """Percentile intervals of the brute-force resamples, shaped like stats.bootstrap's.
+
+    Read at the expanded level for the number of blocks (checked against scipy on its own).
+    """
+    rows = brute_force(after, before, resamples, seed, blocks)
+    n_blocks = len(after) if blocks is None else len(set(blocks))
+    tail = 100 * (1 - stats.expanded_level(0.95, n_blocks)) / 2
 
     def pct(values):
         values = np.array(values, dtype=float)
         if not np.isfinite(values).any():
             return None
-        return list(np.nanpercentile(values, [2.5, 97.5]))
+        return list(np.nanpercentile(values, [tail, 100 - tail]))
 
     def block(get):
         return {
@@ -211,28 +219,45 @@ def test_bootstrap_rejects_mismatched_frames():
 
 
 @pytest.mark.parametrize(
-    ("change", "ci", "n", "expected"),
+    ("change", "ci", "n", "blocks", "expected"),
     [
-        (0.5, [0.31, 0.66], 9, "Sign IoU rose by 0.50 (95% CI 0.31 to 0.66): a clear improvement."),
+        (
+            0.5,
+            [0.31, 0.66],
+            9,
+            9,
+            "Sign IoU rose by 0.50 (95% CI 0.31 to 0.66): a clear improvement.",
+        ),
         (
             -0.2,
             [-0.31, -0.1],
             9,
+            6,
             "Sign IoU fell by 0.20 (95% CI \u22120.31 to \u22120.10): a clear decline.",
         ),
         (
             0.001,
             [-0.02, 0.03],
             9,
+            5,
             "Sign IoU changed by +0.00 (95% CI \u22120.02 to +0.03): "
-            "not distinguishable from no change with 9 test frames.",
+            "not distinguishable from no change with 9 test frames in 5 independent blocks.",
         ),
-        (0.0, [0.0, 0.0], 1, "not distinguishable from no change with 1 test frame."),
-        (None, None, 9, "Sign IoU: no change can be measured"),
+        (
+            0.5,
+            [0.31, 0.66],
+            30,
+            4,
+            "Sign IoU changed by +0.50 (95% CI +0.31 to +0.66), but the 30 test frames form only "
+            "4 independent blocks, too few to tell whether the change is real (at least 5 are "
+            "needed).",
+        ),
+        (0.0, [0.0, 0.0], 1, 1, "the 1 test frame forms 1 independent block, too few to tell"),
+        (None, None, 9, 9, "Sign IoU: no change can be measured"),
     ],
 )
-def test_sentences_say_whether_a_change_is_clear(change, ci, n, expected):
-    assert expected in stats.sentence("Sign IoU", change, ci, n)
+def test_sentences_say_whether_a_change_is_clear(change, ci, n, blocks, expected):
+    assert expected in stats.sentence("Sign IoU", change, ci, n, blocks)
 
 
 def test_sentences_without_a_base_model_report_after_only():
@@ -244,11 +269,14 @@ def test_sentences_without_a_base_model_report_after_only():
         "change": None,
         "ci": stats.bootstrap(cms, None, NAMES, resamples=50),
         "n_test_frames": 3,
+        "n_blocks": 3,
+        "block_seconds": 10.0,
     }
     lines = stats.sentences(report)
     assert "random initialisation" in lines[0]
-    assert lines[2].startswith(f"Mean IoU after fine-tuning: {stats.fmt(after['mean_iou'])}")
-    assert len(lines) == 1 + 2 + len(NAMES)
+    assert lines[1].startswith("The 95% intervals resample 3 independent blocks of the 3 test")
+    assert lines[3].startswith(f"Mean IoU after fine-tuning: {stats.fmt(after['mean_iou'])}")
+    assert len(lines) == 2 + 2 + len(NAMES)
 
 
 def test_error_map_colours():
@@ -280,6 +308,8 @@ def test_csv_has_one_row_per_figure_and_defuses_formulas():
         "change": None,
         "ci": stats.bootstrap(cms, None, names, resamples=20),
         "n_test_frames": 2,
+        "n_blocks": 2,
+        "block_seconds": 10.0,
         "class_pixels": {"background": 16, "=HYPERLINK()": 6},
         "class_frames": {"background": 2, "=HYPERLINK()": 2},
     }
@@ -290,6 +320,7 @@ def test_csv_has_one_row_per_figure_and_defuses_formulas():
     assert rows[0]["before"] == "" and rows[0]["change_ci_low"] == ""
     assert rows[0]["labeled_pixels"] == "22" and rows[3]["test_frames"] == "2"
     assert not math.isnan(float(rows[1]["after_ci_high"]))
+    assert (rows[0]["verdict"], rows[0]["blocks"], rows[0]["block_seconds"]) == ("n/a", "2", "10.0")
 
 
 def test_report_modules_do_not_import_torch():
@@ -302,19 +333,21 @@ def test_report_modules_do_not_import_torch():
 
 def test_compare_sentences_say_whether_b_clearly_differs_from_a():
     say = stats.compare_sentence
-    assert say("Mean IoU", 0.2, [0.1, 0.3], 5).endswith("+0.30): B is clearly better.")
-    assert say("Mean IoU", -0.2, [-0.3, -0.1], 5).startswith("Mean IoU is lower with B by 0.20")
+    assert say("Mean IoU", 0.2, [0.1, 0.3], 5, 5).endswith("+0.30): B is clearly better.")
+    assert say("Mean IoU", -0.2, [-0.3, -0.1], 5, 5).startswith("Mean IoU is lower with B by 0.20")
     assert "B \u2212 A is +0.01 (95% CI \u22120.10 to +0.20): A and B are not distinguishable" in (
-        say("Mean IoU", 0.01, [-0.1, 0.2], 5)
+        say("Mean IoU", 0.01, [-0.1, 0.2], 5, 5)
     )
-    assert "no difference can be measured" in say("Mean IoU", None, None, 5)
+    assert "no difference can be measured" in say("Mean IoU", None, None, 5, 5)
     rng = np.random.default_rng(10)
-    a, b = frame_cms(rng, 4, skill=0.4)[0], frame_cms(rng, 4, skill=0.95)[0]
+    a, b = frame_cms(rng, 6, skill=0.4)[0], frame_cms(rng, 6, skill=0.95)[0]
     before, after = stats.scores(a.sum(0), NAMES), stats.scores(b.sum(0), NAMES)
     labels = {"before": "old net", "after": "new net"}
     lines = stats.sentences(
         {"before": before, "after": after, "change": stats.difference(after, before),
-         "ci": stats.bootstrap(b, a, NAMES, resamples=200), "n_test_frames": 4, "labels": labels}
+         "ci": stats.bootstrap(b, a, NAMES, resamples=200), "n_test_frames": 6, "labels": labels,
+         "n_blocks": 6, "block_seconds": 10.0}
     )  # fmt: skip
     assert lines[0].startswith("A is \u201cold net\u201d and B is \u201cnew net\u201d, scored")
-    assert len(lines) == 1 + 2 + len(NAMES) and lines[1].endswith("B is clearly better.")
+    assert lines[1].startswith("The 95% intervals resample 6 independent blocks")
+    assert len(lines) == 2 + 2 + len(NAMES) and lines[2].endswith("B is clearly better.")

@@ -27,6 +27,7 @@ CSV_COLUMNS = (
     "before", "before_ci_low", "before_ci_high",
     "after", "after_ci_low", "after_ci_high",
     "change", "change_ci_low", "change_ci_high",
+    "verdict", "blocks", "block_seconds",
 )  # fmt: skip
 
 
@@ -46,8 +47,12 @@ def _cell(value: float | None, ci: list[float] | None, signed: bool = False) -> 
     return {"value": _three(value, signed), "ci": span}
 
 
-def verdict(ci: list[float] | None) -> str:
-    """A change's word for the tables: clear when the 95% interval excludes zero."""
+def verdict(change: float | None, ci: list[float] | None, n_blocks: int) -> str:
+    """A change's word for the tables: clear when the 95% interval excludes zero (enough blocks)."""
+    if change is None:
+        return "n/a"
+    if n_blocks < stats.MIN_BLOCKS:
+        return "too few blocks"
     if ci is None:
         return "n/a"
     if ci[0] > 0:
@@ -63,7 +68,7 @@ COMPARE_VERDICTS = {"clear improvement": "B clearly better", "clear decline": "B
 
 def _row(fig: stats.Figure, report: dict) -> dict:
     ci = report["ci"]
-    word = verdict(fig.pick(ci["change"])) if report["change"] else "n/a"
+    word = verdict(fig.pick(report["change"]), fig.pick(ci["change"]), report["n_blocks"])
     return {
         "label": fig.label,
         "name": fig.class_name,
@@ -82,6 +87,12 @@ def _split_counts(result: dict, n_test: int) -> str:
     return " / ".join("n/a" if n is None else str(n) for n in parts)
 
 
+def _blocks(report: dict) -> str:
+    seconds = report["block_seconds"]
+    rule = f"blocks of {seconds:g} s" if seconds > 0 else "single frames"
+    return f"{report['n_blocks']} ({rule})"
+
+
 def _summary(source: ReportSource, report: dict) -> list[tuple[str, object]]:
     result = source.result
     if source.is_comparison:
@@ -91,6 +102,7 @@ def _summary(source: ReportSource, report: dict) -> list[tuple[str, object]]:
             ("Model A", f"{labels['before']} (model {ids['before']})"),
             ("Model B", f"{labels['after']} (model {ids['after']})"),
             ("Test frames", report["n_test_frames"]),
+            ("Independent blocks of test frames", _blocks(report)),
             ("Horizontal-flip test-time augmentation", "yes" if flip else "no"),
         ]
     return [
@@ -99,6 +111,7 @@ def _summary(source: ReportSource, report: dict) -> list[tuple[str, object]]:
         ("Best validation mean IoU", _three(result.get("best_val_miou"))),
         ("Training time (s)", result.get("train_seconds")),
         ("Frames: train / val / test", _split_counts(result, report["n_test_frames"])),
+        ("Independent blocks of test frames", _blocks(report)),
     ]
 
 
@@ -123,6 +136,9 @@ def html(
         "sentences": report["sentences"],
         "resamples": stats.RESAMPLES,
         "n_test_frames": report["n_test_frames"],
+        "n_blocks": report["n_blocks"],
+        "block_rule": report["block_rule"],
+        "min_blocks": stats.MIN_BLOCKS,
         "figures": [
             {"title": SUMMARY_TITLES[name], "uri": data_uri(pictures[name], "image/png")}
             for name in SUMMARY_TITLES
@@ -152,7 +168,7 @@ def _number(value) -> str:
 
 
 def csv_text(report: dict) -> str:
-    """CSV with one row per figure: metric, class, before/after/change and their 95% bounds."""
+    """CSV, one row per figure: before/after/change, their 95% bounds, verdict and blocks."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -169,5 +185,10 @@ def csv_text(report: dict) -> str:
         for part in ("before", "after", "change"):
             ci = fig.pick(report["ci"][part]) or [None, None]
             row += [_number(fig.pick(report[part])), _number(ci[0]), _number(ci[1])]
+        word = verdict(
+            fig.pick(report["change"]), fig.pick(report["ci"]["change"]), report["n_blocks"]
+        )
+        word = COMPARE_VERDICTS.get(word, word) if report.get("labels") else word
+        row += [word, report["n_blocks"], report["block_seconds"]]
         writer.writerow(row)
     return buf.getvalue()

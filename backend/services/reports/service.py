@@ -5,6 +5,7 @@ timeline; an evaluate job of two models reports A (before) / B (after) side by s
 same tables and per-frame figures and no training figures.
 """
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -12,15 +13,24 @@ from collections.abc import Callable
 import numpy as np
 from sqlalchemy.orm import Session
 
+from backend.config import Settings
 from backend.errors import NotFound
 from backend.services.jobs import get_job
-from backend.services.reports import export, figures, mapping, stats, timeline
-from backend.services.reports.source import ReportSource, load_source, load_test_frame
+from backend.services.reports import blocks, export, figures, mapping, stats, timeline
+from backend.services.reports.source import (
+    ReportSource,
+    frame_facts,
+    load_source,
+    load_test_frame,
+)
 from backend.storage import LocalStorage
 
 FIGURES = ("confusion", "loss", "miou")
 COMPARE_FIGURES = ("confusion",)
 FRAME_FIGURE = re.compile(r"frame_(\d{1,6})")
+# Part of the cached report's name: a report computed by an older method (v1 resampled single
+# frames) is never served again, it is recomputed.
+METHOD = "v2-blocks"
 
 
 def _key(source: ReportSource, name: str) -> str:
@@ -51,10 +61,24 @@ def _class_pixels(source: ReportSource, frame_cms: np.ndarray) -> dict[str, int]
     return {name: int(n) for name, n in zip(source.class_names, counts, strict=True)}
 
 
-def compute(source: ReportSource) -> dict:
-    """The report JSON: scores, paired bootstrap intervals, sentences, curves and timeline.
+def block_seconds(source: ReportSource, settings: Settings) -> float:
+    """The block length of a job's report: the job's own choice, else the setting."""
+    chosen = source.params.get("block_seconds")
+    return float(chosen) if chosen is not None else settings.report_block_seconds
 
-    A comparison has the same keys (no curves, timeline or fine-tuned model: empty or None)
+
+def frame_blocks(session: Session, source: ReportSource, settings: Settings) -> list[int]:
+    """Block id of each test frame of the report."""
+    seconds = block_seconds(source, settings)
+    facts = frame_facts(session, source)
+    return blocks.assign_blocks(facts, seconds, settings.report_frame_rate)
+
+
+def compute(source: ReportSource, block_ids: list[int], seconds: float) -> dict:
+    """The report JSON: scores, paired block-bootstrap intervals, sentences, curves, timeline.
+
+    block_ids holds each test frame's block (frame_blocks), seconds the block length. A
+    comparison has the same keys (no curves, timeline or fine-tuned model: empty or None)
     plus labels and model_ids: {"before": <model A>, "after": <model B>}.
     """
     names = source.class_names
@@ -70,8 +94,13 @@ def compute(source: ReportSource) -> dict:
         "before": before_scores,
         "after": after_scores,
         "change": stats.difference(after_scores, before_scores) if before else None,
-        "ci": stats.bootstrap(after_frames, before_frames, names),
+        "ci": stats.bootstrap(after_frames, before_frames, names, block_ids),
         "n_test_frames": len(after_frames),
+        "n_blocks": blocks.count_blocks(block_ids),
+        "block_seconds": seconds,
+        "block_rule": blocks.describe(seconds),
+        "frame_blocks": list(block_ids),
+        "min_blocks": stats.MIN_BLOCKS,
         "class_pixels": _class_pixels(source, after_frames),
         "class_frames": _class_frames(after_frames, names),
         "sentences": [],
@@ -87,14 +116,23 @@ def compute(source: ReportSource) -> dict:
     return report
 
 
-def _report(storage: LocalStorage, source: ReportSource) -> dict:
-    key = _key(source, "report.json")
-    return json.loads(_cached(storage, key, lambda: json.dumps(compute(source)).encode()))
+def _report(
+    session: Session, storage: LocalStorage, settings: Settings, source: ReportSource
+) -> dict:
+    seconds = block_seconds(source, settings)
+    ids = frame_blocks(session, source, settings)
+    # The blocks come from frame rows, which may change after the job (a frame deleted): they
+    # are part of the name, so a report is recomputed when its blocks would differ.
+    digest = hashlib.sha256(json.dumps([METHOD, seconds, ids]).encode()).hexdigest()[:12]
+    key = _key(source, f"report-{METHOD}-{digest}.json")
+    return json.loads(
+        _cached(storage, key, lambda: json.dumps(compute(source, ids, seconds)).encode())
+    )
 
 
-def get_report(session: Session, storage: LocalStorage, job_id: int) -> dict:
+def get_report(session: Session, storage: LocalStorage, settings: Settings, job_id: int) -> dict:
     """The report of a fine-tune or two-model evaluation (the bootstrap runs once, then cached)."""
-    return _report(storage, load_source(session, job_id))
+    return _report(session, storage, settings, load_source(session, job_id))
 
 
 def _confusion(source: ReportSource) -> bytes:
@@ -169,10 +207,10 @@ def get_timeline_overlay(
         return fh.read()
 
 
-def get_html(session: Session, storage: LocalStorage, job_id: int) -> str:
+def get_html(session: Session, storage: LocalStorage, settings: Settings, job_id: int) -> str:
     """The self-contained HTML report: tables, sentences and every figure embedded."""
     source = load_source(session, job_id)
-    report = _report(storage, source)
+    report = _report(session, storage, settings, source)
     pictures = {}
     for name in figure_names(source):
         try:
@@ -186,6 +224,6 @@ def get_html(session: Session, storage: LocalStorage, job_id: int) -> str:
     return export.html(source, report, pictures, animation)
 
 
-def get_csv(session: Session, storage: LocalStorage, job_id: int) -> str:
+def get_csv(session: Session, storage: LocalStorage, settings: Settings, job_id: int) -> str:
     """One CSV row per reported figure with before, after, change and their intervals."""
-    return export.csv_text(get_report(session, storage, job_id))
+    return export.csv_text(get_report(session, storage, settings, job_id))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from backend.errors import Conflict, NotFound
 from backend.models import Frame, Job, Mask, Project
 from backend.services.jobs import get_job
+from backend.services.reports.blocks import FrameFacts
 from backend.storage import LocalStorage
 
 # Used when the project's classes no longer match the job's (renamed or reordered since).
@@ -142,6 +143,34 @@ def load_source(session: Session, job_id: int) -> ReportSource:
         started_at=job.started_at,
         fingerprint=hashlib.sha256(payload.encode()).hexdigest()[:16],
     )
+
+
+def frame_facts(session: Session, source: ReportSource) -> list[FrameFacts]:
+    """Where each scored frame sits in time, from its row; from its recorded name when gone."""
+    names = source.after.get("frame_names") or []
+    n = source.n_frames
+    ids = source.frame_ids if len(source.frame_ids) == n else [None] * n
+    found = [i for i in ids if i is not None]
+    rows = {f.id: f for f in session.scalars(select(Frame).where(Frame.id.in_(found)))}
+    facts = []
+    for k, frame_id in enumerate(ids):
+        frame = rows.get(frame_id)
+        name = names[k] if k < len(names) else None
+        # The worker records source_name or "frame<id>": a row with another name is not the
+        # frame that was scored (SQLite may reuse the id of a deleted row).
+        if (
+            frame is not None
+            and name is not None
+            and name != (frame.source_name or f"frame{frame.id}")
+        ):
+            frame = None
+        if frame is None:
+            facts.append(FrameFacts(source_name=name))
+        else:
+            facts.append(
+                FrameFacts(frame.video_id, frame.timestamp_s, frame.index, frame.source_name)
+            )
+    return facts
 
 
 def _colors(session: Session, job: Job, names: list[str]) -> list[str]:

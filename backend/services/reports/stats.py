@@ -1,4 +1,4 @@
-"""Report statistics: metrics of confusion matrices and paired bootstrap intervals over frames.
+"""Report statistics: metrics of confusion matrices, paired block-bootstrap intervals, wording.
 
 Pure numpy. A class absent from both ground truth and prediction has no IoU: NaN inside this
 module, None (shown as n/a) in what it returns.
@@ -8,11 +8,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backend.services.reports.resampling import block_weights, expanded_level, resample_weights
 from worker.ml.metrics import iou_per_class, mean_iou, pixel_accuracy
+
+__all__ = ["block_weights", "expanded_level", "resample_weights"]
 
 RESAMPLES = 2000
 SEED = 0
 LEVEL = 0.95
+# Fewer independent blocks than this give no verdict: a percentile interval over a handful of
+# blocks is far too narrow (with 4 blocks there are only 35 distinct resamples).
+MIN_BLOCKS = 5
 # Summed resampled matrices are built a chunk at a time so memory stays bounded for many classes.
 CHUNK_CELLS = 4_000_000
 
@@ -61,16 +67,6 @@ def batched_metrics(cms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return acc, miou, iou
 
 
-def resample_weights(n_frames: int, resamples: int, seed: int) -> np.ndarray:
-    """(resamples, n_frames) how often each frame is drawn in each bootstrap resample."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_frames, size=(resamples, n_frames))
-    weights = np.zeros((resamples, n_frames), np.int64)
-    rows = np.repeat(np.arange(resamples), n_frames)
-    np.add.at(weights, (rows, draws.ravel()), 1)
-    return weights
-
-
 def _resampled(frame_cms: np.ndarray, weights: np.ndarray):
     """Metrics of every resample: the weighted sum of the per-frame matrices."""
     k = frame_cms.shape[-1]
@@ -94,7 +90,9 @@ def interval(samples: np.ndarray, level: float = LEVEL) -> list[float] | None:
     return [float(lo), float(hi)]
 
 
-def _intervals(acc, miou, iou, class_names, level) -> dict:
+def _intervals(acc, miou, iou, class_names, level: float | None) -> dict:
+    if level is None:
+        return {"pixel_accuracy": None, "mean_iou": None, "class_iou": dict.fromkeys(class_names)}
     return {
         "pixel_accuracy": interval(acc, level),
         "mean_iou": interval(miou, level),
@@ -106,19 +104,30 @@ def bootstrap(
     after_frames,
     before_frames,
     class_names: list[str],
+    blocks=None,
     resamples: int = RESAMPLES,
     seed: int = SEED,
     level: float = LEVEL,
 ) -> dict:
-    """Paired percentile intervals over test frames for after, before and after - before.
+    """Paired percentile intervals over blocks of test frames for after, before, after - before.
 
-    Both models are scored on the same resampled frames, so the change interval reflects the
-    paired difference. before_frames may be None (no base model): then before and change are None.
+    blocks gives each frame's block id (None: every frame its own block). Both models are scored
+    on the same resampled blocks, so the change interval reflects the paired difference. The
+    percentiles are read at the expanded level for that many blocks (see resampling); a single
+    block gives no intervals (all None). before_frames may be None (no base model): then before
+    and change are None.
     """
     after_cms = np.asarray(after_frames, dtype=np.int64)
     if after_cms.ndim != 3 or not len(after_cms):
         raise ValueError("bootstrap needs at least one per-frame confusion matrix")
-    weights = resample_weights(len(after_cms), resamples, seed)
+    if blocks is None:
+        blocks = np.arange(len(after_cms))
+    if len(blocks) != len(after_cms):
+        raise ValueError("blocks needs one block id per frame")
+    weights = block_weights(blocks, resamples, seed)
+    n_blocks = len(set(np.asarray(blocks).tolist()))
+    # One block: every resample holds the same frames, so there is no spread to read.
+    level = expanded_level(level, n_blocks) if n_blocks > 1 else None
     after = _resampled(after_cms, weights)
     out = {"after": _intervals(*after, class_names, level), "before": None, "change": None}
     if before_frames is not None:
@@ -162,12 +171,40 @@ def fmt(value: float | None, signed: bool = False) -> str:
     return text.replace("-", "\u2212")
 
 
-def sentence(label: str, change: float | None, ci: list[float] | None, n_frames: int) -> str:
-    """Whether a change is clearly real: its 95% interval excludes zero."""
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'s' if n != 1 else ''}"
+
+
+def evidence(n_frames: int, n_blocks: int) -> str:
+    """'25 test frames in 7 independent blocks': what an interval rests on."""
+    return f"{_count(n_frames, 'test frame')} in {_count(n_blocks, 'independent block')}"
+
+
+def _span(ci: list[float] | None) -> str:
+    return f" (95% CI {fmt(ci[0], True)} to {fmt(ci[1], True)})" if ci else ""
+
+
+def _too_few(n_frames: int, n_blocks: int, what: str) -> str:
+    form = "forms" if n_frames == 1 else "form"
+    only = "only " if n_blocks > 1 else ""
+    return (
+        f"but the {_count(n_frames, 'test frame')} {form} {only}"
+        f"{_count(n_blocks, 'independent block')}, too few to tell {what} "
+        f"(at least {MIN_BLOCKS} are needed)."
+    )
+
+
+def sentence(
+    label: str, change: float | None, ci: list[float] | None, n_frames: int, n_blocks: int
+) -> str:
+    """Whether a change is clearly real: its 95% interval excludes zero, over enough blocks."""
+    if change is not None and n_blocks < MIN_BLOCKS:
+        return f"{label} changed by {fmt(change, True)}{_span(ci)}, " + _too_few(
+            n_frames, n_blocks, "whether the change is real"
+        )
     if change is None or ci is None:
         return f"{label}: no change can be measured (n/a before or after on the test frames)."
     lo, hi = ci
-    frames = f"{n_frames} test frame{'s' if n_frames != 1 else ''}"
     if lo > 0:
         return (
             f"{label} rose by {fmt(change)} (95% CI {fmt(lo)} to {fmt(hi)}): a clear improvement."
@@ -176,14 +213,18 @@ def sentence(label: str, change: float | None, ci: list[float] | None, n_frames:
         return f"{label} fell by {fmt(-change)} (95% CI {fmt(lo)} to {fmt(hi)}): a clear decline."
     return (
         f"{label} changed by {fmt(change, True)} (95% CI {fmt(lo, True)} to {fmt(hi, True)}): "
-        f"not distinguishable from no change with {frames}."
+        f"not distinguishable from no change with {evidence(n_frames, n_blocks)}."
     )
 
 
 def compare_sentence(
-    label: str, difference: float | None, ci: list[float] | None, n_frames: int
+    label: str, difference: float | None, ci: list[float] | None, n_frames: int, n_blocks: int
 ) -> str:
     """Whether model B (after) clearly differs from model A (before): the interval excludes 0."""
+    if difference is not None and n_blocks < MIN_BLOCKS:
+        return f"{label}: B \u2212 A is {fmt(difference, True)}{_span(ci)}, " + _too_few(
+            n_frames, n_blocks, "A and B apart"
+        )
     if difference is None or ci is None:
         return f"{label}: no difference can be measured (n/a for A or B on the test frames)."
     lo, hi = ci
@@ -192,38 +233,60 @@ def compare_sentence(
         return f"{label} is higher with B by {fmt(difference)} {span}: B is clearly better."
     if hi < 0:
         return f"{label} is lower with B by {fmt(-difference)} {span}: B is clearly worse."
-    frames = f"{n_frames} test frame{'s' if n_frames != 1 else ''}"
     return (
         f"{label}: B \u2212 A is {fmt(difference, True)} {span}: "
-        f"A and B are not distinguishable with {frames}."
+        f"A and B are not distinguishable with {evidence(n_frames, n_blocks)}."
+    )
+
+
+def resampling_sentence(n_frames: int, n_blocks: int, block_seconds: float) -> str:
+    """What the intervals rest on: how many blocks, and the block rule."""
+    frames = _count(n_frames, "test frame")
+    few = f" With fewer than {MIN_BLOCKS} blocks no change is called clear."
+    if n_blocks == 1:
+        return (
+            f"The {frames} {'forms' if n_frames == 1 else 'form'} a single independent block: "
+            "one block shows no spread, so there are no intervals and no change is called clear."
+        )
+    if block_seconds <= 0:
+        return (
+            f"The 95% intervals resample the {frames} one by one (block length 0: the frames "
+            "are taken to be independent)." + (few if n_blocks < MIN_BLOCKS else "")
+        )
+    return (
+        f"The 95% intervals resample {_count(n_blocks, 'independent block')} of the {frames}, "
+        f"not single frames: frames within the same {block_seconds:g} s stretch of one video or "
+        "file-name sequence are drawn together, because neighbouring frames of a drive err alike."
+        + (few if n_blocks < MIN_BLOCKS else "")
     )
 
 
 def sentences(report: dict) -> list[str]:
-    """One plain sentence per figure, saying which changes are clearly real."""
+    """What the intervals rest on, then one plain sentence per figure: which changes are real."""
     names = list(report["after"]["class_iou"])
-    n = report["n_test_frames"]
+    n, blocks = report["n_test_frames"], report["n_blocks"]
+    basis = resampling_sentence(n, blocks, report["block_seconds"])
     if report.get("labels"):  # a comparison of two models: A is "before", B is "after"
         labels = report["labels"]
         intro = (
             f"A is \u201c{labels['before']}\u201d and B is \u201c{labels['after']}\u201d, "
-            f"scored on the same {n} test frame{'s' if n != 1 else ''}."
+            f"scored on the same {_count(n, 'test frame')}."
         )
-        return [intro] + [
+        return [intro, basis] + [
             compare_sentence(
-                fig.label, fig.pick(report["change"]), fig.pick(report["ci"]["change"]), n
+                fig.label, fig.pick(report["change"]), fig.pick(report["ci"]["change"]), n, blocks
             )
             for fig in figures(names)
         ]
     if report["before"] is None:
-        lines = ["There is no 'before': the model was trained from random initialisation."]
+        lines = ["There is no 'before': the model was trained from random initialisation.", basis]
         for fig in figures(names):
             ci = fig.pick(report["ci"]["after"])
             value = fig.pick(report["after"])
             span = f" (95% CI {fmt(ci[0])} to {fmt(ci[1])})" if ci else ""
             lines.append(f"{fig.label} after fine-tuning: {fmt(value)}{span}.")
         return lines
-    return [
-        sentence(fig.label, fig.pick(report["change"]), fig.pick(report["ci"]["change"]), n)
+    return [basis] + [
+        sentence(fig.label, fig.pick(report["change"]), fig.pick(report["ci"]["change"]), n, blocks)
         for fig in figures(names)
     ]

@@ -13,8 +13,10 @@ export function fmt(value, signed = false) {
   return (signed && value >= 0 ? `+${text}` : text).replace("-", "\u2212");
 }
 
-/** A change's verdict: clear when its 95% interval excludes zero. */
-export function verdict(ci, compare) {
+/** A change's verdict: clear when its 95% interval excludes zero and rests on enough blocks. */
+export function verdict(change, ci, compare, enoughBlocks) {
+  if (change === null || change === undefined) return ["n/a", "na"];
+  if (!enoughBlocks) return ["too few blocks", "few"];
   if (!ci) return ["n/a", "na"];
   if (ci[0] > 0) return [compare ? "B clearly better" : "clear improvement", "up"];
   if (ci[1] < 0) return [compare ? "B clearly worse" : "clear decline", "down"];
@@ -35,7 +37,8 @@ function cell(value, ci, side, signed = false) {
 
 function valueCells(report, metric, name, compare) {
   const ci = report.ci;
-  const [word, tone] = report.change ? verdict(pick(ci.change, metric, name), compare) : ["n/a", "na"];
+  const enough = report.n_blocks >= report.min_blocks;
+  const [word, tone] = verdict(pick(report.change, metric, name), pick(ci.change, metric, name), compare, enough);
   return [
     cell(pick(report.before, metric, name), pick(ci.before, metric, name), "before"),
     cell(pick(report.after, metric, name), pick(ci.after, metric, name), "after"),
@@ -69,6 +72,7 @@ function facts(report, compare) {
   const last = report.history?.[report.history.length - 1];
   const items = [
     [report.n_test_frames, "test frames"],
+    [report.n_blocks, `independent block${report.n_blocks === 1 ? "" : "s"} ${report.block_seconds > 0 ? `of ${report.block_seconds} s` : "(single frames)"}`],
     [!compare && last?.iteration, "iterations"],
     [!compare && report.best_iteration, "kept iteration (best val mean IoU)"],
     [!compare && report.model_id && `#${report.model_id}`, "fine-tuned model"],
@@ -109,7 +113,8 @@ export function renderReport(host, report, { jobId, compare = Boolean(report.lab
       el("td", { class: "num", testid: "cell-pixels" }, (report.class_pixels?.[name] ?? 0).toLocaleString("en-US")),
       ...valueCells(report, "class_iou", name, compare),
     );
-  const explain = `95% confidence intervals from bootstrap resamples of the ${n} test frame${n === 1 ? "" : "s"}; both sides are resampled together (paired). A change is called clear when its interval excludes zero. n/a: the class is neither labeled nor predicted.`;
+  const blocks = report.n_blocks;
+  const explain = `95% confidence intervals from bootstrap resamples of ${blocks} independent block${blocks === 1 ? "" : "s"} of the ${n} test frame${n === 1 ? "" : "s"} (${report.block_rule}); both sides are resampled together (paired). A change is called clear when its interval excludes zero and it rests on at least ${report.min_blocks} blocks. n/a: the class is neither labeled nor predicted.`;
   const sentences = report.sentences.map((line) => el("li", { testid: "report-sentence" }, line));
   const sections = [
     card(
