@@ -156,3 +156,27 @@ def test_multi_scale_inference_averages_rescaled_predictions():
     both = predict_logits(model, image, mean, std, cpu, scales=(1.0, 1.5))
     assert larger.shape == one.shape == both.shape
     assert torch.allclose(both, (one + larger) / 2, atol=1e-5)
+
+
+def test_dead_batch_norm_channels_get_a_variance_floor_after_step_zero(tmp_path):
+    from worker.ml.checkpoints import save_checkpoint
+    from worker.ml.defences import floor_running_variance
+
+    bn = nn.BatchNorm2d(3)
+    bn.running_var.copy_(torch.tensor([4e-42, 0.5, 2.0]))
+    floor_running_variance(bn, 1e-2)
+    assert bn.running_var.tolist() == pytest.approx([1e-2, 0.5, 2.0])
+
+    # A base with a "dead" channel (public Cityscapes weights have hundreds): step 0 is still
+    # exactly the base, and every later state keeps the floor.
+    base, table = _grouped_base(tmp_path)
+    ckpt = load_checkpoint(base)
+    key = next(k for k in ckpt.state if k.endswith("running_var"))
+    ckpt.state[key][0] = 4e-42
+    model = build_model("deeplabv3plus_mobilenet", 5, 16, **TINY)
+    model.load_state_dict(ckpt.state)
+    save_checkpoint(base, model, ckpt.meta)
+    data = TrainData(train=synthetic_samples(5, seed=0), val=synthetic_samples(2, seed=1))
+    result = fit(_config(tmp_path / "run", base, table), data, lambda p: None)
+    latest = load_checkpoint(result.latest_checkpoint).state
+    assert all(float(latest[k].min()) >= 1e-2 for k in latest if k.endswith("running_var"))

@@ -25,6 +25,22 @@ def freeze_batchnorm(model: nn.Module) -> None:
             module.eval()
 
 
+def floor_running_variance(model: nn.Module, floor: float) -> None:
+    """Raise batch-norm running variances below `floor` to it.
+
+    Public Cityscapes weights hold channels whose running variance is ~1e-42 (838 of them in
+    ESPNetv2 s=2.0, some with gamma 0.3-0.6): inactive on the source data, so in eval mode any
+    deviation of their input is multiplied by gamma / sqrt(eps), about 190. Once fine-tuning
+    moves the weights (or bf16 rounds the input) those channels wake up and the network's
+    output explodes (validation loss 4e25, every pixel one class). With the floor the gain
+    is at most gamma / sqrt(floor).
+    """
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, BATCH_NORMS) and module.running_var is not None:
+                module.running_var.clamp_(min=floor)
+
+
 class Teacher:
     """A frozen copy of the base model that gives source-class logits to distil from."""
 

@@ -16,7 +16,14 @@ from .checkpoints import save_checkpoint as write_checkpoint
 from .classmap import GroupedLogits, unwrap
 from .config import TrainConfig, resume_mismatch, stored_form
 from .data import Augment, Sample, TrainData, crop_shape, make_batch
-from .defences import Teacher, WeightAnchor, WeightAverage, distillation_loss, freeze_batchnorm
+from .defences import (
+    Teacher,
+    WeightAnchor,
+    WeightAverage,
+    distillation_loss,
+    floor_running_variance,
+    freeze_batchnorm,
+)
 from .evaluate import frame_loss, overlay, predict_logits
 from .runtime import amp_dtype, autocast, prepare, resolve_device, use_all_cores
 from .warmstart import init_model, lr_factor, make_optimizer
@@ -251,6 +258,9 @@ def fit(
             if anchor is not None:
                 anchor.pull(unwrap(model), config.l2sp_weight)
             optimizer.step()
+            if config.bn_var_floor:
+                # After step 0, which stays exactly the base model (see defences).
+                floor_running_variance(model, config.bn_var_floor)
             if ema is not None:
                 ema.update(model)
         else:
