@@ -6,8 +6,8 @@ from backend.db import session_scope
 from backend.models import Project
 from backend.services.generalisation import class_mismatch, class_names, gap_frame_ids
 from backend.services.training import LabeledFrame, labeled_frames
-from worker.evaluation import load_split, score_model, summary_only
-from worker.ml.data import Sample
+from worker.evaluation import score_model, summary_only
+from worker.ml.data import Sample, load_sample
 
 
 def _frames(ctx, spec: dict[str, Any], classes: list[dict]) -> list[LabeledFrame]:
@@ -42,12 +42,8 @@ def load_sets(ctx, classes: list[dict]) -> dict[str, tuple[list[LabeledFrame], l
     for role, spec in (ctx.params.get("sets") or {}).items():
         frames = _frames(ctx, spec, classes)
         # Every frame of the set counts, whatever its split in its own project.
-        loaded[role] = (frames, load_split([_any_split(f) for f in frames], "set"))
+        loaded[role] = (frames, [load_sample(f.image_path, f.mask_path, f.name) for f in frames])
     return loaded
-
-
-def _any_split(frame: LabeledFrame) -> LabeledFrame:
-    return LabeledFrame(frame.frame_id, frame.name, "set", frame.image_path, frame.mask_path)
 
 
 def score_sets(ctx, loaded: dict, classes: list[dict], sides: list[tuple[str, dict]], mapping):
