@@ -1,6 +1,7 @@
 """Job body of a fine-tune: decode labeled frames, fit, keep the model, score before and after."""
 
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from worker.evaluation import (
     store_predictions,
     summary_only,
 )
+from worker.heldout import load_sets, score_sets
 from worker.ml.data import TrainData
 from worker.ml.evaluate import encode_png
 from worker.ml.train import Progress, TrainConfig, fit
@@ -141,6 +143,7 @@ def run_training(ctx) -> dict[str, Any]:
     ctx.progress(0.0, f"decoding {len(frames)} labeled frames")
     data = TrainData(train=load_split(frames, "train"), val=load_split(frames, "val"))
     test = load_split(frames, "test")
+    sets = load_sets(ctx, classes)
     base_id = ctx.params.get("base_model_id")
     base = model_source(ctx, base_id) if base_id else None
     config = build_config(ctx, classes, base)
@@ -182,4 +185,9 @@ def run_training(ctx) -> dict[str, Any]:
             scored[label] = summary_only(out)
         result["test"] = scored
         result["test_frame_ids"] = [f.frame_id for f in frames if f.split == "test"]
+    if sets:
+        sides = [("before", base), ("after", model_source(ctx, model_id))]
+        sides = [(label, source) for label, source in sides if source is not None]
+        mapping = partial(_mapping, ctx, base, classes)
+        result["sets"] = score_sets(ctx, sets, classes, sides, mapping)
     return result  # the runner removes ctx.work_dir (the checkpoints) once the job succeeded

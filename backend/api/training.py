@@ -4,7 +4,8 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from backend.api.access import CurrentUser, by
-from backend.api.deps import DbSession, get_dispatcher
+from backend.api.deps import DbSession, get_dispatcher, get_settings
+from backend.config import Settings
 from backend.schemas.jobs import JobOut
 from backend.schemas.training import (
     EvaluateRequest,
@@ -31,10 +32,18 @@ def train(
     session: Session = DbSession,
     dispatcher=Depends(get_dispatcher),
     identity: Identity = CurrentUser,
+    settings: Settings = Depends(get_settings),
 ):
     """Queue a fine-tune; 422 lists what is missing (force=true proceeds past warnings)."""
     options = body.model_dump(exclude={"force"})
-    job = training.request_training(session, project_id, options, body.force, reader=identity.user)
+    job = training.request_training(
+        session,
+        project_id,
+        options,
+        body.force,
+        reader=identity.user,
+        frame_rate=settings.report_frame_rate,
+    )
     return jobs.enqueue(session, job, dispatcher.dispatch)
 
 

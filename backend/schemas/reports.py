@@ -90,6 +90,38 @@ class ReportMappings(BaseModel):
     differs: list[MappingDifference]
 
 
+class ReportSet(BaseModel):
+    """A held-out or reference set of a fine-tune, reported like the test split.
+
+    role: heldout (another project's labeled frames, kind "project", or this project's test
+    frames at least gap_s from every train/val frame of their sequence, kind "gap") or
+    reference (another project's frames from the base model's domain: a decline is forgetting).
+    """
+
+    role: str
+    kind: str | None
+    title: str
+    lead: str = Field(description="What the set is and how to read a change on it.")
+    project_id: int | None
+    gap_s: float | None
+    frame_ids: list[int]
+    frame_names: list[str]
+    frame_noun: str
+    n_frames: int
+    n_test_frames: int = Field(description="The same as n_frames.")
+    n_blocks: int
+    block_seconds: float
+    frame_blocks: list[int]
+    min_blocks: int
+    before: Scores | None
+    after: Scores
+    change: Scores | None
+    ci: ReportIntervals
+    class_frames: dict[str, int]
+    class_pixels: dict[str, int]
+    sentences: list[str]
+
+
 class ReportOut(BaseModel):
     """GET /api/jobs/{id}/report: before/after of a fine-tune, or A/B of two evaluated models.
 
@@ -116,5 +148,8 @@ class ReportOut(BaseModel):
     model_id: int | None
     timeline: list[TimelineStep]
     mappings: ReportMappings | None = None
+    sets: dict[str, ReportSet] | None = Field(
+        None, description="Held-out and reference sets by role ({} when the job had none)."
+    )
     labels: SideLabels | None = None
     model_ids: SideIds | None = None

@@ -19,6 +19,10 @@ class TrainRequest(BaseModel):
     scale_min: float | None = Field(None, gt=0, le=4)
     scale_max: float | None = Field(None, gt=0, le=4)
     class_map: list[int] | None = None
+    # Generalisation checks, scored before and after beside the test split (see the report).
+    heldout_project_id: int | None = None
+    heldout_gap_s: float | None = Field(None, gt=0, le=3600)
+    reference_project_id: int | None = None
     force: bool = False
 
 

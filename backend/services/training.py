@@ -8,8 +8,10 @@ from sqlalchemy.orm import Session
 
 from backend.errors import Invalid
 from backend.models import Frame, Job, Mask, User
+from backend.services.generalisation import request_sets
 from backend.services.jobs import create_job
 from backend.services.projects import get_project
+from backend.services.reports.blocks import FRAME_RATE
 from backend.services.seg_models import ready_model
 from backend.storage import LocalStorage
 from worker.ml.presets import default_class_map
@@ -109,6 +111,7 @@ def request_training(
     force: bool = False,
     *,
     reader: User | None,
+    frame_rate: float = FRAME_RATE,
 ) -> Job:
     """Validate a fine-tune request and create its job (the caller enqueues it).
 
@@ -133,6 +136,9 @@ def request_training(
         params["base_model_id"] = base.id
         params["class_map"] = _class_map(session, project_id, base, options.get("class_map"))
         params["class_map_source"] = "name" if options.get("class_map") is None else "given"
+    sets = request_sets(session, project_id, options, reader, frame_rate)
+    if sets:
+        params["sets"] = sets
     return create_job(session, "train", params, project_id, queue="gpu")
 
 

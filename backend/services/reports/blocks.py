@@ -58,7 +58,7 @@ def name_sequence(source_name: str | None) -> tuple[str, int] | None:
     return stem[: number.start()].rstrip(_SEPARATORS), int(number.group())
 
 
-def _place(facts: FrameFacts, frame_rate: float) -> tuple[tuple, float] | None:
+def place(facts: FrameFacts, frame_rate: float) -> tuple[tuple, float] | None:
     """(sequence key, time in seconds) of a frame; None when nothing orders it."""
     if facts.video_id is not None:
         if facts.timestamp_s is not None:
@@ -80,19 +80,19 @@ def assign_blocks(
     """Block id of each frame: 0, 1, ... numbered in order of first appearance."""
     if block_seconds < 0 or frame_rate <= 0:
         raise ValueError("block_seconds must be >= 0 and frame_rate > 0")
-    places = [_place(f, frame_rate) if block_seconds > 0 else None for f in frames]
+    places = [place(f, frame_rate) if block_seconds > 0 else None for f in frames]
     starts: dict[tuple, float] = {}
-    for place in places:
-        if place is not None:
-            key, seconds = place
+    for found in places:
+        if found is not None:
+            key, seconds = found
             starts[key] = min(seconds, starts.get(key, math.inf))
     ids: dict[tuple, int] = {}
     out = []
-    for i, place in enumerate(places):
-        if place is None:
+    for i, found in enumerate(places):
+        if found is None:
             key = ("own", i)
         else:
-            sequence, seconds = place
+            sequence, seconds = found
             key = (*sequence, math.floor((seconds - starts[sequence]) / block_seconds))
         out.append(ids.setdefault(key, len(ids)))
     return out

@@ -82,6 +82,19 @@ def _row(fig: stats.Figure, report: dict) -> dict:
     }
 
 
+def _sets(source: ReportSource, report: dict) -> list[dict]:
+    """The held-out and reference sets, each with its sentences and one table of every figure."""
+    return [
+        {
+            "role": found["role"],
+            "title": found["title"],
+            "sentences": found["sentences"],
+            "rows": [_row(fig, found) for fig in stats.figures(source.class_names)],
+        }
+        for found in (report.get("sets") or {}).values()
+    ]
+
+
 def _split_counts(result: dict, n_test: int) -> str:
     parts = (result.get("n_train_frames"), result.get("n_val_frames"), n_test)
     return " / ".join("n/a" if n is None else str(n) for n in parts)
@@ -133,6 +146,7 @@ def html(
         "mappings": mapping.html_context(source, report),
         "table1": rows[:2],
         "table2": rows[2:],
+        "sets": _sets(source, report),
         "sentences": report["sentences"],
         "resamples": stats.RESAMPLES,
         "n_test_frames": report["n_test_frames"],

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.errors import NotFound
 from backend.services.jobs import get_job
-from backend.services.reports import blocks, export, figures, mapping, stats, timeline
+from backend.services.reports import blocks, export, figures, mapping, sets, stats, timeline
 from backend.services.reports.source import (
     ReportSource,
     frame_facts,
@@ -48,12 +48,6 @@ def _cached(storage: LocalStorage, key: str, make: Callable[[], bytes]) -> bytes
     return data
 
 
-def _class_frames(frame_cms: np.ndarray, names: list[str]) -> dict[str, int]:
-    """Test frames in which each class has labeled pixels (rows of the per-frame matrices)."""
-    labeled = frame_cms.sum(axis=2) > 0
-    return {name: int(labeled[:, i].sum()) for i, name in enumerate(names)}
-
-
 def _class_pixels(source: ReportSource, frame_cms: np.ndarray) -> dict[str, int]:
     counts = source.class_pixels
     if counts is None:
@@ -74,10 +68,16 @@ def frame_blocks(session: Session, source: ReportSource, settings: Settings) -> 
     return blocks.assign_blocks(facts, seconds, settings.report_frame_rate)
 
 
-def compute(source: ReportSource, block_ids: list[int], seconds: float) -> dict:
+def compute(
+    source: ReportSource,
+    block_ids: list[int],
+    seconds: float,
+    set_blocks: dict[str, list[int]] | None = None,
+) -> dict:
     """The report JSON: scores, paired block-bootstrap intervals, sentences, curves, timeline.
 
-    block_ids holds each test frame's block (frame_blocks), seconds the block length. A
+    block_ids holds each test frame's block (frame_blocks), seconds the block length; set_blocks
+    the same for each held-out or reference set (sets.set_blocks). A
     comparison has the same keys (no curves, timeline or fine-tuned model: empty or None)
     plus labels and model_ids: {"before": <model A>, "after": <model B>}.
     """
@@ -102,13 +102,14 @@ def compute(source: ReportSource, block_ids: list[int], seconds: float) -> dict:
         "frame_blocks": list(block_ids),
         "min_blocks": stats.MIN_BLOCKS,
         "class_pixels": _class_pixels(source, after_frames),
-        "class_frames": _class_frames(after_frames, names),
+        "class_frames": sets.class_frames(after_frames, names),
         "sentences": [],
         "history": source.detail.get("history") or [],
         "best_iteration": source.result.get("best_iteration"),
         "model_id": source.result.get("model_id"),
         "timeline": timeline.urls(source.job_id, source.detail),
         "mappings": mapping.report_mappings(source),
+        "sets": sets.sections(source, set_blocks, seconds),
     }
     if source.is_comparison:
         report.update(labels=source.labels, model_ids=source.model_ids)
@@ -121,12 +122,14 @@ def _report(
 ) -> dict:
     seconds = block_seconds(source, settings)
     ids = frame_blocks(session, source, settings)
+    set_ids = sets.set_blocks(session, source, seconds, settings.report_frame_rate)
     # The blocks come from frame rows, which may change after the job (a frame deleted): they
     # are part of the name, so a report is recomputed when its blocks would differ.
-    digest = hashlib.sha256(json.dumps([METHOD, seconds, ids]).encode()).hexdigest()[:12]
+    named = [METHOD, seconds, ids, set_ids] if set_ids else [METHOD, seconds, ids]
+    digest = hashlib.sha256(json.dumps(named).encode()).hexdigest()[:12]
     key = _key(source, f"report-{METHOD}-{digest}.json")
     return json.loads(
-        _cached(storage, key, lambda: json.dumps(compute(source, ids, seconds)).encode())
+        _cached(storage, key, lambda: json.dumps(compute(source, ids, seconds, set_ids)).encode())
     )
 
 

@@ -146,10 +146,16 @@ def load_source(session: Session, job_id: int) -> ReportSource:
 
 
 def frame_facts(session: Session, source: ReportSource) -> list[FrameFacts]:
-    """Where each scored frame sits in time, from its row; from its recorded name when gone."""
+    """Where each scored test frame sits in time (see scored_facts)."""
     names = source.after.get("frame_names") or []
-    n = source.n_frames
-    ids = source.frame_ids if len(source.frame_ids) == n else [None] * n
+    return scored_facts(session, source.frame_ids, names, source.n_frames)
+
+
+def scored_facts(
+    session: Session, frame_ids: list[int], names: list[str], n: int
+) -> list[FrameFacts]:
+    """Where each of n scored frames sits in time, from its row; from its name when gone."""
+    ids = frame_ids if len(frame_ids) == n else [None] * n
     found = [i for i in ids if i is not None]
     rows = {f.id: f for f in session.scalars(select(Frame).where(Frame.id.in_(found)))}
     facts = []

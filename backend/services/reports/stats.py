@@ -175,35 +175,40 @@ def _count(n: int, thing: str) -> str:
     return f"{n} {thing}{'s' if n != 1 else ''}"
 
 
-def evidence(n_frames: int, n_blocks: int) -> str:
+def evidence(n_frames: int, n_blocks: int, noun: str = "test frame") -> str:
     """'25 test frames in 7 independent blocks': what an interval rests on."""
-    return f"{_count(n_frames, 'test frame')} in {_count(n_blocks, 'independent block')}"
+    return f"{_count(n_frames, noun)} in {_count(n_blocks, 'independent block')}"
 
 
 def _span(ci: list[float] | None) -> str:
     return f" (95% CI {fmt(ci[0], True)} to {fmt(ci[1], True)})" if ci else ""
 
 
-def _too_few(n_frames: int, n_blocks: int, what: str) -> str:
+def _too_few(n_frames: int, n_blocks: int, what: str, noun: str = "test frame") -> str:
     form = "forms" if n_frames == 1 else "form"
     only = "only " if n_blocks > 1 else ""
     return (
-        f"but the {_count(n_frames, 'test frame')} {form} {only}"
+        f"but the {_count(n_frames, noun)} {form} {only}"
         f"{_count(n_blocks, 'independent block')}, too few to tell {what} "
         f"(at least {MIN_BLOCKS} are needed)."
     )
 
 
 def sentence(
-    label: str, change: float | None, ci: list[float] | None, n_frames: int, n_blocks: int
+    label: str,
+    change: float | None,
+    ci: list[float] | None,
+    n_frames: int,
+    n_blocks: int,
+    noun: str = "test frame",
 ) -> str:
     """Whether a change is clearly real: its 95% interval excludes zero, over enough blocks."""
     if change is not None and n_blocks < MIN_BLOCKS:
         return f"{label} changed by {fmt(change, True)}{_span(ci)}, " + _too_few(
-            n_frames, n_blocks, "whether the change is real"
+            n_frames, n_blocks, "whether the change is real", noun
         )
     if change is None or ci is None:
-        return f"{label}: no change can be measured (n/a before or after on the test frames)."
+        return f"{label}: no change can be measured (n/a before or after on the {noun}s)."
     lo, hi = ci
     if lo > 0:
         return (
@@ -213,7 +218,7 @@ def sentence(
         return f"{label} fell by {fmt(-change)} (95% CI {fmt(lo)} to {fmt(hi)}): a clear decline."
     return (
         f"{label} changed by {fmt(change, True)} (95% CI {fmt(lo, True)} to {fmt(hi, True)}): "
-        f"not distinguishable from no change with {evidence(n_frames, n_blocks)}."
+        f"not distinguishable from no change with {evidence(n_frames, n_blocks, noun)}."
     )
 
 
@@ -239,9 +244,11 @@ def compare_sentence(
     )
 
 
-def resampling_sentence(n_frames: int, n_blocks: int, block_seconds: float) -> str:
+def resampling_sentence(
+    n_frames: int, n_blocks: int, block_seconds: float, noun: str = "test frame"
+) -> str:
     """What the intervals rest on: how many blocks, and the block rule."""
-    frames = _count(n_frames, "test frame")
+    frames = _count(n_frames, noun)
     few = f" With fewer than {MIN_BLOCKS} blocks no change is called clear."
     if n_blocks == 1:
         return (
@@ -265,7 +272,8 @@ def sentences(report: dict) -> list[str]:
     """What the intervals rest on, then one plain sentence per figure: which changes are real."""
     names = list(report["after"]["class_iou"])
     n, blocks = report["n_test_frames"], report["n_blocks"]
-    basis = resampling_sentence(n, blocks, report["block_seconds"])
+    noun = report.get("frame_noun", "test frame")
+    basis = resampling_sentence(n, blocks, report["block_seconds"], noun)
     if report.get("labels"):  # a comparison of two models: A is "before", B is "after"
         labels = report["labels"]
         intro = (
@@ -287,6 +295,8 @@ def sentences(report: dict) -> list[str]:
             lines.append(f"{fig.label} after fine-tuning: {fmt(value)}{span}.")
         return lines
     return [basis] + [
-        sentence(fig.label, fig.pick(report["change"]), fig.pick(report["ci"]["change"]), n, blocks)
+        sentence(
+            fig.label, fig.pick(report["change"]), fig.pick(report["ci"]["change"]), n, blocks, noun
+        )
         for fig in figures(names)
     ]

@@ -171,6 +171,45 @@ async function loadModels() {
   chooseBase();
 }
 
+// ---- generalisation sets ------------------------------------------------------------------
+const heldoutSelect = byTestId("launch-heldout");
+const referenceSelect = byTestId("launch-reference");
+
+/** Every other readable project as a choice; those with other classes cannot be scored alike. */
+async function loadProjects() {
+  let list = [];
+  try {
+    list = (await getJSON("/api/projects")).filter((p) => p.id !== projectId);
+  } catch (error) {
+    showMessage(launchError, `Could not load the projects: ${error.message}`);
+  }
+  const mine = projectClasses.map((c) => c.name).join("\n");
+  const option = (p, value) => {
+    const same = p.classes.map((c) => c.name).join("\n") === mine;
+    const label = same ? p.name : `${p.name} (other classes)`;
+    return el("option", { value, disabled: !same, dataset: { projectId: p.id } }, label);
+  };
+  heldoutSelect.append(...list.map((p) => option(p, `project:${p.id}`)));
+  referenceSelect.append(...list.map((p) => option(p, String(p.id))));
+}
+
+function setsProblem() {
+  if (heldoutSelect.value === "gap" && !form.elements.heldout_gap_s.checkValidity()) {
+    return `Gap from training: ${form.elements.heldout_gap_s.validationMessage || "enter seconds"}`;
+  }
+  if (referenceSelect.value && !chosenBase()) return "A reference set measures forgetting of a base model: choose one.";
+  return "";
+}
+
+function sets() {
+  const body = {};
+  const heldout = heldoutSelect.value;
+  if (heldout === "gap") body.heldout_gap_s = Number(form.elements.heldout_gap_s.value);
+  else if (heldout.startsWith("project:")) body.heldout_project_id = Number(heldout.slice(8));
+  if (referenceSelect.value) body.reference_project_id = Number(referenceSelect.value);
+  return body;
+}
+
 // ---- data check ---------------------------------------------------------------------------
 async function loadCheck() {
   const box = byTestId("data-check");
@@ -211,7 +250,8 @@ function refresh() {
   byTestId("launch-estimate").textContent = problem ? "" : estimate(body);
   const mapProblem = classMapProblem();
   showMessage(mapError, mapProblem);
-  let reason = problem || mapProblem;
+  byTestId("launch-gap-box").hidden = heldoutSelect.value !== "gap";
+  let reason = problem || mapProblem || setsProblem();
   if (!check) reason ||= "Waiting for the data check.";
   else if (!check.can_proceed) reason ||= "Fix the blocking problems in the data check first.";
   else if (!check.ok && !form.elements.force.checked) reason ||= "Review the data check, then tick “Proceed anyway”.";
@@ -238,7 +278,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   refresh();
   if (submit.disabled) return;
-  const body = { ...recipe(), force: form.elements.force.checked };
+  const body = { ...recipe(), ...sets(), force: form.elements.force.checked };
   const base = chosenBase();
   if (base) Object.assign(body, { base_model_id: base.id, class_map: classMap });
   sending = true;
@@ -263,4 +303,4 @@ try {
   showMessage(launchError, `Could not load the project: ${error.message}`);
 }
 fillPreset(form.elements.preset.value);
-await Promise.all([loadModels(), loadCheck()]);
+await Promise.all([loadModels(), loadCheck(), loadProjects()]);

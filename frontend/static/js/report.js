@@ -81,6 +81,36 @@ function facts(report, compare) {
   return el("p", { class: "report-facts", testid: "report-facts" }, ...items.map(item));
 }
 
+/** A held-out or reference set: its heading, its sentences and one table of every figure. */
+function setCard(set) {
+  const row = (metric, label, name) =>
+    el(
+      "tr",
+      { testid: "set-row", dataset: { metric, class: name ?? "" } },
+      el("th", { scope: "row" }, label),
+      el("td", { class: "num", testid: "cell-frames" }, name === undefined ? "" : String(set.class_frames?.[name] ?? "")),
+      ...valueCells(set, metric, name, false),
+    );
+  const rows = [
+    row("pixel_accuracy", "Pixel accuracy"),
+    row("mean_iou", "Mean IoU"),
+    ...Object.keys(set.after.class_iou).map((name) => row("class_iou", `${capital(name)} IoU`, name)),
+  ];
+  const grid = el(
+    "table",
+    { class: "table report-table", testid: "set-table" },
+    head(["Figure", "Frames"], ["Before", "After", "Change"]),
+    el("tbody", {}, ...rows),
+  );
+  const lines = set.sentences.map((line) => el("li", { testid: "set-sentence" }, line));
+  return card(
+    set.title,
+    { testid: "report-set", dataset: { role: set.role } },
+    el("ul", { class: "sentences" }, ...lines),
+    el("div", { class: "table-wrap" }, grid),
+  );
+}
+
 const SUMMARY_FIGURES = [
   ["confusion", "Confusion matrices before and after (rows = ground truth, row-normalised)"],
   ["loss", "Train and validation loss"],
@@ -137,6 +167,7 @@ export function renderReport(host, report, { jobId, compare = Boolean(report.lab
       Object.keys(report.after.class_iou).map(classRow),
     ),
   ];
+  for (const set of Object.values(report.sets || {})) sections.push(setCard(set));
   const mapped = mappingCard(report, { compare, labels });
   if (mapped) sections.push(mapped);
   const summary = compare
