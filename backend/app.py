@@ -9,6 +9,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, OperationalError
@@ -163,7 +165,20 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
     return app
 
 
+def _encodable(error: dict) -> dict:
+    """A validation error as JSON; the offending input is left out when it cannot be encoded."""
+    try:
+        return jsonable_encoder(error)
+    except (TypeError, ValueError):  # bytes that are not UTF-8, an uploaded file, ...
+        return jsonable_encoder({k: v for k, v in error.items() if k not in ("input", "ctx")})
+
+
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler answers 500 when the input it echoes is a binary body.
+        return JSONResponse({"detail": [_encodable(e) for e in exc.errors()]}, status_code=422)
+
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated):
         # Pages send a person to the sign-in form and back; the API answers 401.
