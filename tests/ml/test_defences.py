@@ -158,17 +158,17 @@ def test_multi_scale_inference_averages_rescaled_predictions():
     assert torch.allclose(both, (one + larger) / 2, atol=1e-5)
 
 
-def test_dead_batch_norm_channels_get_a_variance_floor_after_step_zero(tmp_path):
+def test_dead_batch_norm_channels_are_revived_after_step_zero(tmp_path):
     from worker.ml.checkpoints import save_checkpoint
-    from worker.ml.defences import floor_running_variance
+    from worker.ml.defences import revive_dead_channels
 
     bn = nn.BatchNorm2d(3)
-    bn.running_var.copy_(torch.tensor([4e-42, 0.5, 2.0]))
-    floor_running_variance(bn, 1e-2)
-    assert bn.running_var.tolist() == pytest.approx([1e-2, 0.5, 2.0])
+    bn.running_var.copy_(torch.tensor([4e-42, 1e-4, 2.0]))
+    assert revive_dead_channels(bn, 1e-6) == 1
+    assert bn.running_var.tolist() == pytest.approx([1.0, 1e-4, 2.0])
 
-    # A base with a "dead" channel (public Cityscapes weights have hundreds): step 0 is still
-    # exactly the base, and every later state keeps the floor.
+    # A base with a dead channel (public Cityscapes weights have hundreds): every state after
+    # step 0 has it revived, and the others keep their statistics.
     base, table = _grouped_base(tmp_path)
     ckpt = load_checkpoint(base)
     key = next(k for k in ckpt.state if k.endswith("running_var"))
@@ -179,4 +179,5 @@ def test_dead_batch_norm_channels_get_a_variance_floor_after_step_zero(tmp_path)
     data = TrainData(train=synthetic_samples(5, seed=0), val=synthetic_samples(2, seed=1))
     result = fit(_config(tmp_path / "run", base, table), data, lambda p: None)
     latest = load_checkpoint(result.latest_checkpoint).state
-    assert all(float(latest[k].min()) >= 1e-2 for k in latest if k.endswith("running_var"))
+    assert float(latest[key][0]) > 0.5
+    assert all(float(latest[k].min()) > 1e-6 for k in latest if k.endswith("running_var"))

@@ -49,7 +49,7 @@ class TrainConfig:
     distill_temperature: float = 2.0
     l2sp_weight: float = 0.0  # pull toward the base weights (replaces weight decay when > 0)
     freeze_bn: bool = False  # keep the base model's batch-norm statistics
-    bn_var_floor: float = 1e-2  # floor of batch-norm running variances after step 0 (0: none)
+    bn_dead_var: float = 1e-6  # batch-norm channels with a smaller running variance get 1 (0: off)
     ema_decay: float = 0.0  # 0: no weight average; else validate and keep the average
     select: str = "best_val"  # keep the best validation mIoU, or "last"
 

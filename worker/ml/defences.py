@@ -25,20 +25,25 @@ def freeze_batchnorm(model: nn.Module) -> None:
             module.eval()
 
 
-def floor_running_variance(model: nn.Module, floor: float) -> None:
-    """Raise batch-norm running variances below `floor` to it.
+def revive_dead_channels(model: nn.Module, below: float) -> int:
+    """Give batch-norm channels whose running variance is below `below` a variance of 1.
 
-    Public Cityscapes weights hold channels whose running variance is ~1e-42 (838 of them in
-    ESPNetv2 s=2.0, some with gamma 0.3-0.6): inactive on the source data, so in eval mode any
-    deviation of their input is multiplied by gamma / sqrt(eps), about 190. Once fine-tuning
-    moves the weights (or bf16 rounds the input) those channels wake up and the network's
-    output explodes (validation loss 4e25, every pixel one class). With the floor the gain
-    is at most gamma / sqrt(floor).
+    Public Cityscapes weights hold such channels (838 in ESPNetv2 s=2.0 with variance ~1e-42,
+    some with gamma 0.3-0.6): inactive on the source data, so in eval mode any deviation of
+    their input is multiplied by gamma / sqrt(eps), up to ~190. Once fine-tuning moves the
+    weights (or bf16 rounds the input) they wake up and the output explodes (validation loss
+    4e25, every pixel one class). A variance of 1 (batch norm's own start) caps that gain at
+    gamma; while the channel stays inactive its input equals its mean and nothing changes.
+    Returns how many channels were revived.
     """
+    revived = 0
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, BATCH_NORMS) and module.running_var is not None:
-                module.running_var.clamp_(min=floor)
+                dead = module.running_var < below
+                revived += int(dead.sum())
+                module.running_var[dead] = 1.0
+    return revived
 
 
 class Teacher:

@@ -21,8 +21,8 @@ from .defences import (
     WeightAnchor,
     WeightAverage,
     distillation_loss,
-    floor_running_variance,
     freeze_batchnorm,
+    revive_dead_channels,
 )
 from .evaluate import frame_loss, overlay, predict_logits
 from .runtime import amp_dtype, autocast, prepare, resolve_device, use_all_cores
@@ -258,9 +258,9 @@ def fit(
             if anchor is not None:
                 anchor.pull(unwrap(model), config.l2sp_weight)
             optimizer.step()
-            if config.bn_var_floor:
+            if config.bn_dead_var:
                 # After step 0, which stays exactly the base model (see defences).
-                floor_running_variance(model, config.bn_var_floor)
+                revive_dead_channels(model, config.bn_dead_var)
             if ema is not None:
                 ema.update(model)
         else:
