@@ -9,6 +9,7 @@ from backend.db import session_scope
 from backend.models import SegModel
 from backend.services import mappings
 from backend.services.jobs import get_job
+from backend.services.training import DEFENCES
 from backend.storage import new_key
 from worker.evaluation import (
     load_split,
@@ -47,6 +48,9 @@ def build_config(ctx, classes: list[dict], base: dict | None) -> TrainConfig:
     )
     if "scale_min" in p or "scale_max" in p:
         config.scale_range = (p.get("scale_min", 0.5), p.get("scale_max", 2.0))
+    for name in DEFENCES:
+        if p.get(name) is not None:
+            setattr(config, name, p[name])
     if base is not None:
         config.base_checkpoint = base["path"]
         config.base_classes = base["classes"]

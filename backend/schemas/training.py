@@ -1,5 +1,7 @@
 """Fine-tune and evaluation request bodies."""
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -19,6 +21,12 @@ class TrainRequest(BaseModel):
     scale_min: float | None = Field(None, gt=0, le=4)
     scale_max: float | None = Field(None, gt=0, le=4)
     class_map: list[int] | None = None
+    # Defences against overfitting and forgetting (worker/ml/defences.py); presets set them.
+    distill_weight: float | None = Field(None, ge=0, le=100)
+    l2sp_weight: float | None = Field(None, ge=0, le=100)
+    freeze_bn: bool | None = None
+    ema_decay: float | None = Field(None, ge=0, lt=1)
+    select: Literal["best_val", "last"] | None = None
     # Generalisation checks, scored before and after beside the test split (see the report).
     heldout_project_id: int | None = None
     heldout_gap_s: float | None = Field(None, gt=0, le=3600)

@@ -22,6 +22,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # A few-second smoke run for trying the pipeline on any machine.
     "quick": {"batch_size": 2, "iterations": 4, "crop_size": 256, "lr": 0.01, "val_every": 2},
 }
+# TrainConfig fields of the defences (worker/ml/defences.py) a job may set.
+DEFENCES = ("distill_weight", "l2sp_weight", "freeze_bn", "ema_decay", "select")
 TUNABLE = (
     "iterations",
     "batch_size",
@@ -35,6 +37,7 @@ TUNABLE = (
     "scale_max",
     "flip_tta",
     "device",
+    *DEFENCES,
 )
 
 

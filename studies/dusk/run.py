@@ -9,10 +9,13 @@ ESPNetv2 Cityscapes weights):
     train in name order; its label is mapped with SegTune's own `camvid-default` mapping
     (car 8, SignSymbol 6 -> traffic sign, Unlabelled 11 -> unlabeled, the rest background) and
     saved with PUT /api/frames/{id}/mask, exactly what a person painting it would save;
- 3. split 32 train / 5 val / 25 test in contiguous blocks;
- 4. register ESPNetv2 s=2.0 (Cityscapes, 20 classes) and fine-tune it with the seed recipe
-    (preset seed-study: batch 8, 24 iterations) with traffic light 6 and traffic sign 7 ->
-    traffic sign, car 13 -> car, everything else -> background;
+ 3. split 32 train / 5 val / 25 test in contiguous blocks; a second project holds the
+    daylight CamVid 0016E5 val frames (imported as a zip), the source-like reference;
+ 4. register ESPNetv2 s=2.0 (Cityscapes, 20 classes) and fine-tune it (--preset, default the
+    product's default) with traffic light 6 and traffic sign 7 -> traffic sign, car 13 -> car,
+    everything else -> background; the job also scores the test frames at least 6 s after the
+    last validation frame (frames 43-62: held out after a gap) and the daylight reference
+    (forgetting);
  5. download the report (JSON, CSV, figures) into this folder and write results.md.
 
 Usage (from the repository root):
@@ -45,6 +48,8 @@ VIDEO = "data/videos/camvid_0001TP_dusk_1fps.mp4"
 WEIGHTS = "data/weights/espnetv2_cityscapes/espnetv2_s_2.0_city_1024x512.pth"
 SEQUENCE = "0001TP_"
 SPLIT = {"strategy": "contiguous", "train": 32, "val": 5, "test": 25}
+GAP_S = 6.0  # test frames >= 6 s after the last val frame (36 s): frames 43-62 of the drive
+DAYLIGHT = "0016E5_"  # CamVid val: a daylight drive, the reference for forgetting
 # Cityscapes train ids (+ 19 void) -> project classes: 13 car -> car; 6 traffic light and
 # 7 traffic sign -> traffic sign (CamVid's SignSymbol covers both); everything else background.
 CLASS_MAP = [0] * 20
@@ -130,7 +135,27 @@ def start_server(data_dir: Path):
     return server
 
 
-def run(api: Client, shared: Path, out: Path) -> dict:
+def daylight_project(api: Client, shared: Path) -> int:
+    """A project of the daylight 0016E5 val frames with their labels, imported as a zip."""
+    import zipfile
+
+    project = api.json("POST", "/api/projects", json={"name": "CamVid 0016E5 daylight"})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for image in sorted((shared / "data/camvid/val").glob(f"{DAYLIGHT}*.png")):
+            zf.write(image, f"val/{image.name}")
+            zf.write(shared / "data/camvid/valannot" / image.name, f"valannot/{image.name}")
+    job = api.json(
+        "POST",
+        f"/api/projects/{project['id']}/imports",
+        params={"layout": "camvid", "mapping": "camvid-default"},
+        files={"file": ("daylight.zip", buf.getvalue())},
+    )
+    api.wait(job["id"], "daylight import")
+    return project["id"]
+
+
+def run(api: Client, shared: Path, out: Path, preset: str | None) -> dict:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -206,16 +231,24 @@ def run(api: Client, shared: Path, out: Path) -> dict:
     model = api.json("GET", f"/api/models/{model['id']}")
     assert model["architecture"] == "espnetv2" and len(model["classes"]) == 20, model
     t = lap("4a register base model", t)
+    reference = daylight_project(api, shared)
+    t = lap("4b import the daylight reference", t)
     check = api.json("GET", f"/api/projects/{pid}/train/check")
     log(f"train check: {check}")
     train = api.json(
         "POST",
         f"/api/projects/{pid}/train",
-        json={"base_model_id": model["id"], "preset": "seed-study", "class_map": CLASS_MAP},
+        json={
+            "base_model_id": model["id"],
+            "class_map": CLASS_MAP,
+            "heldout_gap_s": GAP_S,
+            "reference_project_id": reference,
+            **({"preset": preset} if preset else {}),
+        },
     )
     log(f"train job {train['id']}: {json.dumps(train['params'])}")
     job = api.wait(train["id"], "fine-tune")
-    t = lap("4b fine-tune + test scoring", t)
+    t = lap("4c fine-tune + test, held-out and reference scoring", t)
 
     # 5. The report and its files.
     report = api.json("GET", f"/api/jobs/{job['id']}/report")
@@ -285,6 +318,20 @@ def ci(interval) -> str:
     return "n/a" if interval is None else f"[{interval[0]:+.3f}, {interval[1]:+.3f}]"
 
 
+def all_tables(report: dict) -> str:
+    """The test split's tables, then those of the held-out and reference sets."""
+    parts = [
+        f"### Test split, right after validation ({report['n_test_frames']} frames, "
+        f"{report['n_blocks']} blocks)\n\n" + tables(report)
+    ]
+    for entry in (report.get("sets") or {}).values():
+        parts.append(
+            f"### {entry['title']} ({entry['n_frames']} frames, "
+            f"{entry['n_blocks']} blocks)\n\n" + tables(entry)
+        )
+    return "\n\n".join(parts)
+
+
 def tables(report: dict) -> str:
     """Table 1 (overall) and Table 2 (IoU per class) in Markdown, with the 95% intervals."""
     before, after, change, intervals = (
@@ -335,13 +382,17 @@ def write_results(summary: dict, out: Path) -> None:
         f"training {result['train_seconds']:.0f}s; frames train/val/test "
         f"{result['n_train_frames']}/{result['n_val_frames']}/{result['n_test_frames']}.",
         "",
-        tables(report),
+        all_tables(report),
         "",
         "Test pixels per class: " + json.dumps(report["class_pixels"]),
         "",
         "Test frames in which each class is labeled: " + json.dumps(report["class_frames"]),
         "",
         "Sentences: " + " ".join(report["sentences"]),
+        *(
+            f"Sentences ({entry['title']}): " + " ".join(entry["sentences"])
+            for entry in (report.get("sets") or {}).values()
+        ),
         "",
         "| iteration | train loss | val loss | val mIoU | elapsed s |",
         "|---|---|---|---|---|",
@@ -365,8 +416,10 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
+    parser.add_argument("--preset", help="training preset (default: the product's default)")
     args = parser.parse_args()
-    for needed in (VIDEO, WEIGHTS, "data/camvid/train", "data/camvid/trainannot"):
+    camvid = ("data/camvid/train", "data/camvid/trainannot", "data/camvid/val")
+    for needed in (VIDEO, WEIGHTS, *camvid):
         if not (args.shared / needed).exists():
             raise SystemExit(f"{args.shared / needed} is missing")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -382,7 +435,7 @@ def main() -> None:
             server = start_server(data_dir)
             url, token = server.url, server.admin_token
             log(f"SegTune at {url}, data in {data_dir}")
-        summary = run(Client(url, token), args.shared, args.out)
+        summary = run(Client(url, token), args.shared, args.out, args.preset)
     finally:
         if server is not None:
             server.stop()
@@ -393,7 +446,7 @@ def main() -> None:
     summary["machine"] = info
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     write_results(summary, args.out)
-    print(tables(summary["report"]))
+    print(all_tables(summary["report"]))
     log(f"done in {summary['timings_s']['wall_including_server_start']:.0f}s; see {args.out}")
 
 
