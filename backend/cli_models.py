@@ -93,7 +93,7 @@ def list_models(project: int = typer.Option(None)) -> None:
 def train(
     project: int = typer.Option(..., help="Project id."),
     base_model: int = typer.Option(None, help="Base model id (default: random init)."),
-    preset: str = typer.Option("seed-study", help="seed-study or quick."),
+    preset: str = typer.Option("generalise", help="generalise (default), seed-study or quick."),
     iterations: int = typer.Option(None),
     batch_size: int = typer.Option(None),
     crop_size: int = typer.Option(None),

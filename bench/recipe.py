@@ -43,6 +43,9 @@ VARIANTS = {
     "ema": {"ema_decay": 0.9, "select": "last"},
     "lowlr": {"lr": 0.003},
     "combo": {"distill_weight": 1.0, "freeze_bn": True, "ema_decay": 0.9, "select": "last"},
+    "ema_lwf": {"ema_decay": 0.9, "select": "last", "distill_weight": 1.0},
+    "ema_lwf2": {"ema_decay": 0.9, "select": "last", "distill_weight": 3.0},
+    "ema_l2sp": {"ema_decay": 0.9, "select": "last", "l2sp_weight": 0.01},
 }
 
 
