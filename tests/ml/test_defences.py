@@ -181,3 +181,17 @@ def test_dead_batch_norm_channels_are_revived_after_step_zero(tmp_path):
     latest = load_checkpoint(result.latest_checkpoint).state
     assert float(latest[key][0]) > 0.5
     assert all(float(latest[k].min()) > 1e-6 for k in latest if k.endswith("running_var"))
+
+
+def test_the_distillation_teacher_has_its_dead_channels_revived_too(tmp_path):
+    from worker.ml.train import _defences, init_model
+
+    base, table = _grouped_base(tmp_path)
+    config = _config(tmp_path / "run", base, table, distill_weight=1.0)
+    model, _meta = init_model(config)
+    bn = next(m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    bn.running_var[0] = 4e-42
+    teacher, _anchor, _ema = _defences(config, model, torch.device("cpu"), {"iteration": 0})
+    teacher_bn = next(m for m in teacher.model.modules() if isinstance(m, nn.BatchNorm2d))
+    assert float(teacher_bn.running_var[0]) == 1.0
+    assert float(bn.running_var[0]) == pytest.approx(4e-42)  # step 0 stays the base model

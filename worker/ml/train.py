@@ -112,6 +112,9 @@ def _defences(config: TrainConfig, model: nn.Module, device: torch.device, state
         base = unwrap(init_model(config)[0]) if state["iteration"] else unwrap(model)
         base = prepare(base, device)
         teacher = Teacher(base) if config.distill_weight else None
+        if teacher is not None and config.bn_dead_var:
+            # The teacher sees augmented crops (and bf16): its dead channels would blow up too.
+            revive_dead_channels(teacher.model, config.bn_dead_var)
         anchor = WeightAnchor(base) if config.l2sp_weight else None
     ema = None
     if config.ema_decay:
