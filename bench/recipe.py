@@ -46,6 +46,8 @@ VARIANTS = {
     "ema_lwf": {"ema_decay": 0.9, "select": "last", "distill_weight": 1.0},
     "ema_lwf2": {"ema_decay": 0.9, "select": "last", "distill_weight": 3.0},
     "ema_l2sp": {"ema_decay": 0.9, "select": "last", "l2sp_weight": 0.01},
+    # Teacher and student both with the base's batch-norm statistics.
+    "lwf_frozenbn": {"distill_weight": 1.0, "freeze_bn": True},
 }
 
 

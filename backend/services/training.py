@@ -19,11 +19,12 @@ from worker.ml.presets import default_class_map
 SEED_STUDY = {"batch_size": 8, "iterations": 24, "crop_size": 768, "lr": 0.01, "val_every": 1}
 DEFAULT_PRESET = "generalise"
 PRESETS: dict[str, dict[str, Any]] = {
-    # The default: the seed study's schedule, plus what measured to generalise to later frames
-    # of the drive and not forget the source domain (bench/recipe.py, README "Recipe"): an
-    # average of the weights (EMA 0.9) kept at the last iteration instead of the best of a
-    # handful of validation frames, and distillation toward the frozen base's own classes.
-    "generalise": {**SEED_STUDY, "ema_decay": 0.9, "select": "last", "distill_weight": 1.0},
+    # The default: the seed study's schedule with L2-SP (weights pulled toward the base's
+    # instead of toward zero), the best validation mIoU kept. Measured on a held-out dusk
+    # protocol with daylight retention (bench/recipe.py, README "Recipe"); an average of the
+    # weights kept at the last iteration gained more on dusk but forgot daylight, and
+    # distillation from the frozen base made both worse, so neither is in it.
+    "generalise": {**SEED_STUDY, "l2sp_weight": 0.01},
     # The seed study: batch 8, 24 iterations (6 epochs of 32 frames), crop 768, all-class CE,
     # the best validation mIoU kept.
     "seed-study": dict(SEED_STUDY),
