@@ -195,3 +195,19 @@ def test_the_distillation_teacher_has_its_dead_channels_revived_too(tmp_path):
     teacher_bn = next(m for m in teacher.model.modules() if isinstance(m, nn.BatchNorm2d))
     assert float(teacher_bn.running_var[0]) == 1.0
     assert float(bn.running_var[0]) == pytest.approx(4e-42)  # step 0 stays the base model
+
+
+def test_a_step_that_turned_to_nan_can_be_undone():
+    from worker.ml.defences import batchnorm_statistics, gradients_finite, restore_statistics
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).train()
+    saved = batchnorm_statistics(model)
+    out = model(torch.full((2, 3, 8, 8), float("nan")))
+    out.sum().backward()
+    assert not gradients_finite(model) and torch.isnan(model[1].running_mean).all()
+    restore_statistics(model, saved)
+    assert torch.equal(model[1].running_mean, torch.zeros(4))
+    assert int(model[1].num_batches_tracked) == 0
+    model.zero_grad()
+    model(torch.randn(2, 3, 8, 8)).sum().backward()
+    assert gradients_finite(model)

@@ -46,6 +46,30 @@ def revive_dead_channels(model: nn.Module, below: float) -> int:
     return revived
 
 
+def batchnorm_statistics(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Copies of every batch-norm running statistic, to put back after a failed step."""
+    return [
+        (buffer, buffer.detach().clone())
+        for module in model.modules()
+        if isinstance(module, BATCH_NORMS)
+        for buffer in (module.running_mean, module.running_var, module.num_batches_tracked)
+        if buffer is not None
+    ]
+
+
+def restore_statistics(model: nn.Module, saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Put back statistics saved by batchnorm_statistics."""
+    with torch.no_grad():
+        for buffer, copy_ in saved:
+            buffer.copy_(copy_)
+
+
+def gradients_finite(model: nn.Module) -> bool:
+    """Whether every parameter gradient is finite (no NaN or infinity)."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return bool(grads) and all(bool(torch.isfinite(g).all()) for g in grads)
+
+
 class Teacher:
     """A frozen copy of the base model that gives source-class logits to distil from."""
 

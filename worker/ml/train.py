@@ -20,8 +20,11 @@ from .defences import (
     Teacher,
     WeightAnchor,
     WeightAverage,
+    batchnorm_statistics,
     distillation_loss,
     freeze_batchnorm,
+    gradients_finite,
+    restore_statistics,
     revive_dead_channels,
 )
 from .evaluate import frame_loss, overlay, predict_logits
@@ -252,12 +255,17 @@ def fit(
         model.train()
         if config.freeze_bn:
             freeze_batchnorm(model)
+        statistics = batchnorm_statistics(model)
         with autocast(device, dtype):
             loss = _loss(model, images, masks, criterion, config, teacher)
         optimizer.zero_grad(set_to_none=True)
         value: float | None = loss.detach().item()
         if np.isfinite(value):
             loss.backward()
+        # A step whose loss or gradient is not finite is skipped, and the batch-norm statistics
+        # it updated are put back: on this CPU a bf16 step turned to NaN now and then (not
+        # reproducibly), and one such step left every later prediction NaN (all background).
+        if np.isfinite(value) and gradients_finite(model):
             if anchor is not None:
                 anchor.pull(unwrap(model), config.l2sp_weight)
             optimizer.step()
@@ -267,7 +275,8 @@ def fit(
             if ema is not None:
                 ema.update(model)
         else:
-            value = None  # a batch of only unlabeled pixels has no loss
+            restore_statistics(model, statistics)
+            value = None  # also a batch of only unlabeled pixels, which has no loss
         report(iteration + 1, value, config.lr * factor)
 
     elapsed = prior_elapsed + time.perf_counter() - started
