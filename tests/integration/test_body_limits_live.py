@@ -6,8 +6,6 @@ from pathlib import Path
 
 import httpx
 
-from backend.config import Settings
-from backend.db import upgrade_database
 from tests.live import LiveServer
 
 MB = 2**20
@@ -20,10 +18,8 @@ def _kb(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} for process {pid}")
 
 
-def test_300_mb_chunked_json_without_credentials_is_413_and_memory_stays_flat(tmp_path):
-    # SQLite only: the body is refused before any database work.
-    settings = Settings(data_dir=tmp_path / "data", web_workers=1)
-    upgrade_database(settings)
+def test_300_mb_chunked_json_without_credentials_is_413_and_memory_stays_flat(settings, tmp_path):
+    # On both backends, although the body is refused before any database work.
     server = LiveServer(settings, tmp_path / "logs")
     server.start(worker_queues=())
     try:
