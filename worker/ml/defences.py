@@ -57,7 +57,7 @@ def batchnorm_statistics(model: nn.Module) -> list[tuple[torch.Tensor, torch.Ten
     ]
 
 
-def restore_statistics(model: nn.Module, saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+def restore_statistics(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
     """Put back statistics saved by batchnorm_statistics."""
     with torch.no_grad():
         for buffer, copy_ in saved:

@@ -275,7 +275,7 @@ def fit(
             if ema is not None:
                 ema.update(model)
         else:
-            restore_statistics(model, statistics)
+            restore_statistics(statistics)
             value = None  # also a batch of only unlabeled pixels, which has no loss
         report(iteration + 1, value, config.lr * factor)
 
