@@ -158,6 +158,21 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def files_owned_by_rows(session: Session, storage, keys: list[str]) -> Iterator[None]:
+    """Run a block that writes rows owning stored files; on failure roll back, delete the files.
+
+    A database that fails (e.g. full) must not leave files no row will ever refer to.
+    """
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        for key in keys:
+            storage.delete(key)
+        raise
+
+
 def begin_write(session: Session) -> None:
     """On SQLite, make this transaction the database's writer now, before it reads.
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db import files_owned_by_rows
 from backend.errors import Invalid, NotFound
 from backend.models import Frame
 from backend.models.frame import LABEL_STATUSES, SPLITS
@@ -85,35 +86,30 @@ def add_images(
     """Store uploaded images as frames; if any one is bad, none is kept."""
     written: list[str] = []
     try:
-        get_project(session, project_id)
-        if not uploads:
-            raise Invalid("No image files were sent (multipart field 'files').")
-        frames = []
-        for path, raw_name in uploads:
-            name = display_filename(raw_name, "image")
-            image = _decode_image(path, name, settings)
-            key = new_key(f"projects/{project_id}/frames", ".png")
-            with storage.open_write(key) as fh:
-                image.save(fh, format="PNG", compress_level=1)
-            written.append(key)
-            frames.append(
-                Frame(
-                    project_id=project_id,
-                    source_name=name,
-                    storage_key=key,
-                    width=image.width,
-                    height=image.height,
+        with files_owned_by_rows(session, storage, written):
+            get_project(session, project_id)
+            if not uploads:
+                raise Invalid("No image files were sent (multipart field 'files').")
+            frames = []
+            for path, raw_name in uploads:
+                name = display_filename(raw_name, "image")
+                image = _decode_image(path, name, settings)
+                key = new_key(f"projects/{project_id}/frames", ".png")
+                with storage.open_write(key) as fh:
+                    image.save(fh, format="PNG", compress_level=1)
+                written.append(key)
+                frames.append(
+                    Frame(
+                        project_id=project_id,
+                        source_name=name,
+                        storage_key=key,
+                        width=image.width,
+                        height=image.height,
+                    )
                 )
-            )
-        session.add_all(frames)
-        # Committed here: a database that fails (e.g. full) must not leave the files unowned.
-        session.commit()
-        return frames
-    except BaseException:
-        session.rollback()
-        for key in written:
-            storage.delete(key)
-        raise
+            session.add_all(frames)
+            session.commit()  # here: the files must not outlive a failed commit
+            return frames
     finally:
         for path, _ in uploads:
             path.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db import files_owned_by_rows
 from backend.errors import Invalid, NotFound
 from backend.models import Job, SegModel, User
 from backend.services.access import role_in
@@ -84,15 +85,10 @@ def register_model(
         sha256=digest,
     )
     session.add(model)
-    try:
+    with files_owned_by_rows(session, storage, [key]):
         session.flush()
         job = create_job(session, "register_model", {"model_id": model.id}, project_id, "gpu")
-        # Committed here: a database that fails (e.g. full) must not leave the file unowned.
-        session.commit()
-    except BaseException:
-        session.rollback()
-        storage.delete(key)
-        raise
+        session.commit()  # here: the file must not outlive a failed commit
     return model, job
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db import files_owned_by_rows
 from backend.errors import Invalid, NotFound
 from backend.media import probe_video
 from backend.models import Video
@@ -55,13 +56,8 @@ def add_video(
         rotation=info.rotation,
     )
     session.add(video)
-    try:
-        # Committed here: a database that fails (e.g. full) must not leave the file unowned.
-        session.commit()
-    except BaseException:
-        session.rollback()
-        storage.delete(key)
-        raise
+    with files_owned_by_rows(session, storage, [key]):
+        session.commit()  # here: the file must not outlive a failed commit
     return video
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
-from backend.db import session_scope
+from backend.db import files_owned_by_rows, session_scope
 from backend.errors import Invalid
 from backend.models import Frame, Job, Mask
 from backend.models.frame import SPLITS
@@ -110,13 +110,8 @@ def request_import(
         finally:
             source.close()
         storage.put_file(zip_path, key)
-        try:
-            # Committed here: a database that fails (e.g. full) must not leave the zip unowned.
-            session.commit()
-        except BaseException:
-            session.rollback()
-            storage.delete(key)
-            raise
+        with files_owned_by_rows(session, storage, [key]):
+            session.commit()  # here: the zip must not outlive a failed commit
         return job
     finally:
         zip_path.unlink(missing_ok=True)
