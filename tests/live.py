@@ -121,6 +121,14 @@ class LiveServer:
                 todo += [int(child) for child in (task / "children").read_text().split()]
         return pids
 
+    def web_worker_pids(self) -> list[int]:
+        """uvicorn's worker processes alone (not its supervisor or multiprocessing's tracker)."""
+        return [
+            pid
+            for pid in self.web_pids()
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+
     def kill_web(self) -> None:
         """kill -9 the web server process group, as a power cut or OOM kill would."""
         os.killpg(self.web.pid, signal.SIGKILL)

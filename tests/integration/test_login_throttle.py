@@ -3,7 +3,6 @@
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 
@@ -34,12 +33,7 @@ def test_concurrent_wrong_sign_ins_on_two_web_processes_are_throttled(settings, 
     server = LiveServer(settings, tmp_path / "logs")
     server.start(worker_queues=())
     try:
-        # uvicorn's workers, not its supervisor or multiprocessing's resource tracker.
-        workers = [
-            pid
-            for pid in server.web_pids()
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        workers = server.web_worker_pids()
         assert len(workers) == 2
         # In a thread of its own: Playwright's session-wide browser may own this thread's loop.
         with ThreadPoolExecutor(1) as pool:

@@ -6,7 +6,6 @@ import io
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -89,12 +88,7 @@ def test_keep_alive_connections_spread_evenly_over_two_web_processes(tmp_path):
 
     clients = [server.client(timeout=30) for _ in range(16)]
     try:
-        # uvicorn's workers, not its supervisor or multiprocessing's resource tracker.
-        processes = [
-            pid
-            for pid in server.web_pids()
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        processes = server.web_worker_pids()
         assert len(processes) == 2
         with ThreadPoolExecutor(len(clients)) as pool:
             for client in clients:  # all connect at once, as a burst of painters would
