@@ -78,6 +78,11 @@ def _forget_inherited_owners() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_owners)
 
 
+def is_owner_lock(name: str) -> bool:
+    """Whether a file name in the temp folder is a process's owner lock, not a temp file."""
+    return name.startswith("owner-") and name.endswith(".lock")
+
+
 def _token(name: str) -> str | None:
     token = name.split("-", 1)[0]
     if "-" in name and len(token) == TOKEN_LEN and set(token) <= TOKEN_CHARS:
@@ -129,7 +134,7 @@ class AtomicWrites:
         stale = []
         for path in sorted(self.tmp_dir.iterdir()):
             name = path.name
-            is_lock = name.startswith("owner-") and name.endswith(".lock")
+            is_lock = is_owner_lock(name)
             token = name[len("owner-") : -len(".lock")] if is_lock else _token(name)
             with contextlib.suppress(FileNotFoundError):
                 if token is not None:
@@ -144,6 +149,10 @@ class AtomicWrites:
                             continue
                     stale.append(path)
         return stale
+
+    def temp_files(self) -> list[Path]:
+        """Every temporary file in the folder, live or stale (owner locks left out)."""
+        return sorted(p for p in self.tmp_dir.iterdir() if not is_owner_lock(p.name))
 
     def sweep_temp(self) -> int:
         """Delete the temporary files of processes that are gone; returns how many."""

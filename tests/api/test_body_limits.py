@@ -69,9 +69,7 @@ def _form(*parts: bytes) -> bytes:
 
 
 def _temp_files(app) -> list:
-    # The process's own temp-file lock (owner-*.lock) is not a spooled upload.
-    found = app.state.storage.tmp_dir.iterdir()
-    return [p for p in found if not (p.name.startswith("owner-") and p.suffix == ".lock")]
+    return app.state.storage.temp_files()
 
 
 def test_json_at_the_cap_is_accepted_and_one_byte_more_is_413(client, settings):

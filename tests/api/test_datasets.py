@@ -21,6 +21,7 @@ from backend.services.datasets.exports import run_export
 from backend.services.datasets.imports import import_folder, request_folder_import, run_import
 from backend.services.jobs import JobCancelled
 from backend.services.sampling import run_sampling
+from backend.storage import is_owner_lock
 from tests.services.test_dataset_layouts import _decode_rle
 from tests.videos import make_video
 from worker.runner import run_job
@@ -81,7 +82,7 @@ def _import(api, project_id: int, data: bytes, **params) -> dict:
 
 def _stored(api) -> list[str]:
     root = api.app.state.storage.root
-    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith("owner-")]
+    files = [p for p in root.rglob("*") if p.is_file() and not is_owner_lock(p.name)]
     return sorted(str(p.relative_to(root)) for p in files)  # temp files count, their lock not
 
 

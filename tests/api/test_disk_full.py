@@ -23,6 +23,7 @@ from backend.errors import DISK_FULL_MESSAGE
 from backend.models import Frame, Job, Mask, Project, SegModel, Video
 from backend.services.datasets.imports import run_import
 from backend.services.sampling import run_sampling
+from backend.storage import is_owner_lock
 from tests.videos import make_video
 from worker.runner import run_job
 
@@ -107,7 +108,7 @@ def snapshot(client) -> tuple[dict[str, int], set[str]]:
     root = client.app.state.storage.root
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     # The process's own temp-file lock (made on first use) is not a partial file.
-    return rows, {f for f in files if not (f.startswith(".tmp/owner-") and f.endswith(".lock"))}
+    return rows, {f for f in files if not (f.startswith(".tmp/") and is_owner_lock(f[5:]))}
 
 
 def assert_507(res) -> None:

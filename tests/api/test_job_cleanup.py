@@ -112,7 +112,7 @@ def test_a_succeeded_run_keeps_its_files_and_drops_its_scratch(client, project):
     assert _run(client, job_id, body) == "succeeded"
     runs = client.app.state.settings.data_path / "runs"
     assert storage.exists(key) and not (runs / f"job{job_id}").exists()
-    assert not [p for p in storage.tmp_dir.iterdir() if not p.name.startswith("owner-")]
+    assert not storage.temp_files()
     assert _clean(client)
 
 

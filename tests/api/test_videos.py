@@ -2,13 +2,14 @@
 
 import pytest
 
+from backend.storage import is_owner_lock
 from tests.videos import make_video
 
 
 def _media_files(settings):
     """Stored and temporary files (a live process's temp-owner lock file is no leftover)."""
     root = settings.data_path / "media"
-    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("owner-"))
+    return sorted(p for p in root.rglob("*") if p.is_file() and not is_owner_lock(p.name))
 
 
 def test_upload_mp4(client, project, tmp_path, settings):

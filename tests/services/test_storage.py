@@ -18,7 +18,7 @@ def test_failed_stream_leaves_neither_key_nor_temp(tmp_path):
         fh.write(b"half")
         raise RuntimeError("client went away")
     assert not storage.path("a/b.png").exists()
-    assert [p for p in storage.tmp_dir.iterdir() if not p.name.startswith("owner-")] == []
+    assert storage.temp_files() == []
 
 
 def _owner_process(root) -> tuple[subprocess.Popen, list[Path]]:
