@@ -1,6 +1,6 @@
 """Frame routes: image upload, listing, pixels, splits."""
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 
@@ -45,10 +45,19 @@ def list_frames(
     split: str | None = None,
     label_status: str | None = None,
     video_id: int | None = None,
+    assignee: str | None = Query(None, pattern="^(me|none|[0-9]{1,18})$"),
+    draft: bool | None = None,
+    identity: Identity = CurrentUser,
     session: Session = DbSession,
 ):
-    """A project's frames, optionally filtered by split (or 'none'), label status, video."""
-    return frames.list_frames(session, project_id, split, label_status, video_id)
+    """A project's frames, optionally filtered by split (or 'none'), label status, video,
+    assignee (a user id, 'me' or 'none') and whether the mask is a model draft."""
+    who: int | str | None = assignee
+    if assignee == "me":
+        who = identity.user.id
+    elif assignee is not None and assignee != "none":
+        who = int(assignee)
+    return frames.list_frames(session, project_id, split, label_status, video_id, who, draft)
 
 
 @router.get("/api/frames/{frame_id}", response_model=FrameOut, openapi_extra=by("frame_id"))
@@ -77,12 +86,25 @@ def frame_thumbnail(frame_id: int, session: Session = DbSession, storage=Depends
     "/api/frames/{frame_id}", response_model=FrameOut, openapi_extra=by("frame_id", "annotator")
 )
 def update_frame(
-    frame_id: int, body: FrameUpdate, identity: Identity = CurrentUser, session: Session = DbSession
+    frame_id: int,
+    body: FrameUpdate,
+    request: Request,
+    identity: Identity = CurrentUser,
+    session: Session = DbSession,
 ):
-    """Set a frame's label status (annotators) or override its split (owners)."""
+    """Set a frame's label status (annotators; reviewed or changes_requested with a comment:
+    reviewers and owners) or override its split (owners); 409 for a change the status forbids."""
     if body.split is not None:
         access.authorize(session, identity.user, "frame_id", frame_id, "owner")
-    return frames.update_frame(session, frame_id, body.split, body.label_status)
+    return frames.update_frame(
+        session,
+        frame_id,
+        body.split,
+        body.label_status,
+        user=identity.user,
+        role=request.state.role,
+        review_comment=body.review_comment,
+    )
 
 
 @router.post(

@@ -1,12 +1,20 @@
 """Frames to label: sampled from a video or uploaded as images."""
 
-from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from datetime import datetime
 
-from backend.models.base import Base, Timestamped
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column
+
+from backend.models.base import Base, Timestamped, UTCDateTime
+from backend.models.mask import Mask
 
 SPLITS = ("train", "val", "test")
-LABEL_STATUSES = ("unlabeled", "in_progress", "done")
+LABEL_STATUSES = ("unlabeled", "in_progress", "done", "changes_requested", "reviewed")
+REVIEW_DECISIONS = ("reviewed", "changes_requested")
+"""Statuses only a reviewer (or owner) sets; see backend/services/review.py for the rules."""
+FINISHED = ("done", "reviewed")
+"""Statuses whose mask the annotator calls finished (exports' "only labeled")."""
+DRAFT_SOURCE = "prelabel"
 
 
 class Frame(Timestamped, Base):
@@ -32,3 +40,17 @@ class Frame(Timestamped, Base):
     split_locked: Mapped[bool] = mapped_column(default=False)
     label_status: Mapped[str] = mapped_column(String(20), default="unlabeled")
     mask_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # The last review decision (reviewed or changes requested): who, when, and what they said.
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Read, never stored: the source of the current mask version ("prelabel" = a model draft).
+    mask_source: Mapped[str | None] = column_property(
+        select(Mask.source)
+        .where(Mask.frame_id == id, Mask.version == mask_version)
+        .correlate_except(Mask)
+        .scalar_subquery()
+    )

@@ -5,8 +5,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, Timestamped
 
-ROLES = ("viewer", "annotator", "owner")
-"""Project roles, weakest first: each may do everything the ones before it may."""
+ROLES = ("viewer", "annotator", "reviewer", "owner")
+"""Project roles, weakest first: each may do everything the ones before it may.
+
+A reviewer labels like an annotator and also marks frames reviewed or asks for changes.
+"""
 
 
 class Membership(Timestamped, Base):

@@ -1,6 +1,10 @@
 """Video, frame and split bodies."""
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from backend.models.frame import DRAFT_SOURCE
 
 
 class VideoOut(BaseModel):
@@ -52,13 +56,40 @@ class FrameOut(BaseModel):
     split_locked: bool
     label_status: str
     mask_version: int
+    mask_source: str | None
+    assignee_id: int | None
+    review_comment: str | None
+    reviewed_by_id: int | None
+    reviewed_at: datetime | None
+
+    @computed_field
+    @property
+    def draft(self) -> bool:
+        """Whether the current mask is a model's pre-label no person has edited or accepted."""
+        return self.mask_source == DRAFT_SOURCE
 
 
 class FrameUpdate(BaseModel):
-    """PATCH /api/frames/{id}."""
+    """PATCH /api/frames/{id}: a review decision needs a reviewer; changes need a comment."""
 
     split: str | None = Field(None, pattern="^(train|val|test|none)$")
-    label_status: str | None = Field(None, pattern="^(unlabeled|in_progress|done)$")
+    label_status: str | None = Field(
+        None, pattern="^(unlabeled|in_progress|done|changes_requested|reviewed)$"
+    )
+    review_comment: str | None = Field(None, max_length=2000)
+
+
+class AssignRequest(BaseModel):
+    """POST /api/projects/{id}/assignments: these frames to this member (null: unassign)."""
+
+    frame_ids: list[int] = Field(min_length=1, max_length=100_000)
+    assignee_id: int | None
+
+
+class AssignResult(BaseModel):
+    """How many frames were (un)assigned."""
+
+    assigned: int
 
 
 class SplitRequest(BaseModel):

@@ -84,7 +84,7 @@ class MemberIn(BaseModel):
     """PUT /api/projects/{id}/members: add a user by email or change their role."""
 
     email: str = Field(min_length=3, max_length=254)
-    role: str = Field(pattern="^(viewer|annotator|owner)$")
+    role: str = Field(pattern="^(viewer|annotator|reviewer|owner)$")
 
 
 class MemberOut(BaseModel):

@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.db import files_owned_by_rows
 from backend.errors import Invalid, NotFound
-from backend.models import Frame
-from backend.models.frame import LABEL_STATUSES, SPLITS
+from backend.models import Frame, User
+from backend.models.frame import DRAFT_SOURCE, SPLITS
 from backend.services.naming import display_filename
 from backend.services.projects import get_project
+from backend.services.review import change_status
 from backend.storage import LocalStorage, new_key
 
 IMAGE_FORMATS = {"JPEG", "PNG"}
@@ -24,8 +25,14 @@ def list_frames(
     split: str | None = None,
     label_status: str | None = None,
     video_id: int | None = None,
+    assignee: int | str | None = None,
+    draft: bool | None = None,
 ) -> list[Frame]:
-    """A project's frames ordered by video and time, optionally filtered."""
+    """A project's frames ordered by video and time, optionally filtered.
+
+    assignee: a user id, or "none" for unassigned frames; draft: whether the current mask is
+    a model's pre-label.
+    """
     get_project(session, project_id)
     query = select(Frame).where(Frame.project_id == project_id)
     if split is not None:
@@ -34,6 +41,11 @@ def list_frames(
         query = query.where(Frame.label_status == label_status)
     if video_id is not None:
         query = query.where(Frame.video_id == video_id)
+    if assignee is not None:
+        query = query.where(Frame.assignee_id == (None if assignee == "none" else assignee))
+    if draft is not None:
+        is_draft = Frame.mask_source == DRAFT_SOURCE
+        query = query.where(is_draft if draft else ~is_draft | Frame.mask_source.is_(None))
     return list(session.scalars(query.order_by(Frame.video_id, Frame.index, Frame.id)))
 
 
@@ -46,9 +58,19 @@ def get_frame(session: Session, frame_id: int) -> Frame:
 
 
 def update_frame(
-    session: Session, frame_id: int, split: str | None = None, label_status: str | None = None
+    session: Session,
+    frame_id: int,
+    split: str | None = None,
+    label_status: str | None = None,
+    *,
+    user: User | None = None,
+    role: str = "owner",
+    review_comment: str | None = None,
 ) -> Frame:
-    """Override a frame's split (kept by later automatic splits) or set its label status."""
+    """Override a frame's split (kept by later automatic splits) or change its label status.
+
+    Status changes follow the review rules (backend/services/review.py) for the user's role.
+    """
     frame = get_frame(session, frame_id)
     if split is not None:
         if split not in SPLITS and split != "none":
@@ -56,9 +78,9 @@ def update_frame(
         frame.split = None if split == "none" else split
         frame.split_locked = split != "none"
     if label_status is not None:
-        if label_status not in LABEL_STATUSES:
-            raise Invalid(f"label_status must be one of {', '.join(LABEL_STATUSES)}.")
-        frame.label_status = label_status
+        change_status(frame, label_status, user, role, review_comment)
+    elif review_comment is not None:
+        raise Invalid("review_comment goes with label_status reviewed or changes_requested.")
     session.flush()
     return frame
 

@@ -81,8 +81,9 @@ _ADVANCE = (
     .where(_FRAMES.c.id == bindparam("frame_id"), _FRAMES.c.mask_version == bindparam("expected"))
     .values(
         mask_version=bindparam("expected") + 1,
+        # A review covers the mask it saw: a new version on a reviewed frame reopens it.
         label_status=case(
-            (_FRAMES.c.label_status == "unlabeled", "in_progress"),
+            (_FRAMES.c.label_status.in_(("unlabeled", "reviewed")), "in_progress"),
             else_=_FRAMES.c.label_status,
         ),
     )

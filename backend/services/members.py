@@ -1,4 +1,4 @@
-"""Project membership: who is an owner, annotator or viewer of a project."""
+"""Project membership: who is an owner, reviewer, annotator or viewer of a project."""
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -8,6 +8,7 @@ from backend.errors import Conflict, Invalid, NotFound
 from backend.models import Membership, Project, User
 from backend.models.membership import ROLES
 from backend.services.projects import get_project
+from backend.services.review import release_assignments
 from backend.services.users import user_by_email
 
 
@@ -64,6 +65,8 @@ def set_member(session: Session, project_id: int, email: str, role: str) -> Memb
         if member.role == "owner" and role != "owner" and _owners(session, project_id) <= 1:
             raise Conflict("A project needs at least one owner; make someone else owner first.")
         member.role = role
+    if role == "viewer":
+        release_assignments(session, project_id, user.id)
     session.flush()
     return member
 
@@ -77,4 +80,5 @@ def remove_member(session: Session, project_id: int, user_id: int) -> None:
     if member.role == "owner" and _owners(session, project_id) <= 1:
         raise Conflict("A project needs at least one owner; make someone else owner first.")
     session.delete(member)
+    release_assignments(session, project_id, user_id)
     session.flush()

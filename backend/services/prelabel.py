@@ -5,16 +5,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.errors import Invalid
+from backend.errors import Conflict, Invalid
 from backend.models import Frame, Job, Mask, User
+from backend.models.frame import DRAFT_SOURCE
 from backend.services import mappings
+from backend.services.frames import get_frame
 from backend.services.jobs import create_job
-from backend.services.masks import save_mask
+from backend.services.masks import StaleVersion, read_version, save_mask
 from backend.services.projects import get_project
 from backend.services.seg_models import ready_model
 from backend.storage import LocalStorage
 
-HUMAN_SOURCES = ("painter", "import", "restore")
+HUMAN_SOURCES = ("painter", "import", "restore", "accepted")
 
 
 def request_prelabel(
@@ -73,5 +75,26 @@ def save_draft(
     """Store a predicted mask as a new 'prelabel' version unless a person's mask would be hidden."""
     if human_edited(session, frame) and not overwrite:
         return {"frame_id": frame.id, "saved": False, "reason": "human-edited mask kept"}
-    mask = save_mask(session, storage, frame.id, png, frame.mask_version, source="prelabel")
+    mask = save_mask(session, storage, frame.id, png, frame.mask_version, source=DRAFT_SOURCE)
     return {"frame_id": frame.id, "saved": True, "version": mask.version}
+
+
+def accept_draft(
+    session: Session, storage: LocalStorage, frame_id: int, expected_version: int
+) -> Frame:
+    """A person takes the model's draft as is: the same pixels as a new 'accepted' version, done.
+
+    The new version makes the mask a person's (a later pre-label keeps it), and the frame is
+    marked done in the same commit.
+    """
+    frame = get_frame(session, frame_id)
+    if frame.mask_version != expected_version:
+        raise StaleVersion(frame_id, frame.mask_version)
+    if frame.mask_source != DRAFT_SOURCE:
+        raise Conflict(f"Frame {frame_id}'s current mask is not a model draft; nothing to accept.")
+    data = read_version(session, storage, frame_id, expected_version)
+    frame.label_status = "done"
+    session.flush()  # committed by save_mask together with the new version, or rolled back
+    save_mask(session, storage, frame_id, data, expected_version, source="accepted")
+    session.refresh(frame)
+    return frame

@@ -27,6 +27,7 @@ from backend.db import session_scope
 from backend.errors import Conflict, Invalid, NotFound
 from backend.models import Frame, Job, Mask, Video
 from backend.models.base import utcnow
+from backend.models.frame import FINISHED
 from backend.services.datasets.coco import CocoBuilder
 from backend.services.frames import list_frames
 from backend.services.jobs import JobContext, create_job, get_job
@@ -40,7 +41,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def _select(session: Session, project_id: int, split: str | None, only_labeled: bool):
     frames = list_frames(session, project_id, split)
-    return [f for f in frames if f.label_status == "done"] if only_labeled else frames
+    return [f for f in frames if f.label_status in FINISHED] if only_labeled else frames
 
 
 def request_export(
