@@ -165,6 +165,30 @@ def test_path_scoped_routes_ignore_every_hostile_extra(client, world):
     assert checked > 1000
 
 
+def test_annotators_and_reviewers_are_refused_every_route_above_their_role(client, settings, world):
+    olga = world["olga"]
+    assert list(RANK) == ["viewer", "annotator", "reviewer", "owner"]
+    members = {}
+    for role in ("annotator", "reviewer"):
+        email = f"{role}@example.org"
+        members[role] = TestClient(client.app)
+        members[role].headers.update(bearer(add_user(settings, email)))
+        _member(olga["client"], olga["ids"]["project_id"], email, role)
+    refused = set()
+    for method, raw, declared in _routes(client.app):
+        if declared.get(api_access.SCOPE_KEY) not in api_access.access.SCOPES:
+            continue
+        need = _needed(method, declared)
+        for role, user in members.items():
+            if RANK[role] < RANK[need]:
+                res = _call(user, method, _fill(raw, olga))
+                assert res.status_code == 403, (role, method, raw, res.text)
+                assert f"role in this project is {role}" in res.json()["detail"]
+                refused.add((role, method, raw))
+    assert ("reviewer", "DELETE", "/api/projects/{project_id}") in refused
+    assert ("annotator", "POST", "/api/projects/{project_id}/assignments") in refused
+
+
 def test_listings_read_project_id_from_the_query_only_once_and_checked(client, world):
     olga, vera = world["olga"], world["vera"]
     pid = olga["ids"]["project_id"]

@@ -137,7 +137,10 @@ def test_a_model_draft_is_flagged_filtered_and_accepted_as_a_persons_mask(client
     assert body["mask_version"] == 2
     versions = ann.get(f"/api/frames/{fid}/masks").json()
     assert [v["source"] for v in versions] == ["accepted", "prelabel"]
-    assert ann.get(f"/api/frames/{fid}/masks/2").content == ann.get(f"/api/frames/{fid}/masks/1").content
+    assert (
+        ann.get(f"/api/frames/{fid}/masks/2").content
+        == ann.get(f"/api/frames/{fid}/masks/1").content
+    )
     again = ann.post(f"/api/frames/{fid}/mask/accept", headers={"If-Match": '"2"'})
     assert again.status_code == 409 and "not a model draft" in again.json()["detail"]
     painted = ann.post(f"/api/frames/{other}/mask/accept", headers={"If-Match": '"1"'})

@@ -1,10 +1,18 @@
 // The frame grid: thumbnails with split / label badges, filters, counts, per-frame split override.
 import { getJSON, patchJSON, withQuery } from "./api.js";
 import { byTestId, el, formatDuration, showMessage, toast } from "./dom.js";
+import { createAssignments } from "./review-grid.js";
 
 const SPLITS = ["train", "val", "test", "none"];
-const LABELS = ["unlabeled", "in_progress", "done"];
-const LABEL_NAMES = { unlabeled: "unlabeled", in_progress: "in progress", done: "done" };
+const LABELS = ["unlabeled", "in_progress", "done", "changes_requested", "reviewed"];
+const LABEL_NAMES = {
+  unlabeled: "unlabeled",
+  in_progress: "in progress",
+  done: "done",
+  changes_requested: "changes requested",
+  reviewed: "reviewed",
+};
+const FINISHED = new Set(["done", "reviewed"]);
 const PAGE = 240;
 
 /**
@@ -23,7 +31,11 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
     split: byTestId("filter-split", root),
     label_status: byTestId("filter-label", root),
     video_id: byTestId("filter-video", root),
+    assignee: byTestId("filter-assignee", root),
+    draft: byTestId("filter-draft", root),
   };
+  const review = createAssignments(root, projectId, { onAssigned: () => refresh() });
+  const me = Number(document.getElementById("main").dataset.userId);
   const cards = new Map();
   let limit = PAGE;
   let running = null;
@@ -38,7 +50,9 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       refresh();
     });
   }
-  reset.addEventListener("click", () => setFilters({ split: "", label_status: "", video_id: "" }));
+  reset.addEventListener("click", () =>
+    setFilters({ split: "", label_status: "", video_id: "", assignee: "", draft: "" }),
+  );
   more.addEventListener("click", () => {
     limit += PAGE;
     refresh();
@@ -62,6 +76,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       do {
         again = false;
         try {
+          await review.ready;
           const all = await getJSON(`/api/projects/${projectId}/frames`);
           const shown = filtered()
             ? await getJSON(withQuery(`/api/projects/${projectId}/frames`, filterValues()))
@@ -106,10 +121,10 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
     const doneBySplit = Object.fromEntries(SPLITS.map((s) => [s, 0]));
     for (const frame of all) {
       bySplit[frame.split || "none"] += 1;
-      if (frame.label_status === "done") doneBySplit[frame.split || "none"] += 1;
+      if (FINISHED.has(frame.label_status)) doneBySplit[frame.split || "none"] += 1;
       byLabel[frame.label_status] = (byLabel[frame.label_status] || 0) + 1;
     }
-    const { split, label_status: label } = filterValues();
+    const { split, label_status: label, assignee, draft } = filterValues();
     const toggle = (key, value, current) => () => setFilters({ [key]: current === value ? "" : value });
     byTestId("split-counts", root).replaceChildren(
       ...SPLITS.map((s) =>
@@ -120,6 +135,10 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       ...LABELS.map((s) =>
         countChip("label", s, LABEL_NAMES[s], byLabel[s], label === s, toggle("label_status", s, label)),
       ),
+      countChip("review", "draft", "model drafts", all.filter((f) => f.draft).length, draft === "true",
+        toggle("draft", "true", draft)),
+      countChip("review", "mine", "my frames", all.filter((f) => f.assignee_id === me).length, assignee === "me",
+        toggle("assignee", "me", assignee)),
     );
   }
 
@@ -129,6 +148,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
     for (const [id, card] of cards) {
       if (!keep.has(id)) {
         card.node.remove();
+        card.drop();
         cards.delete(id);
       }
     }
@@ -163,6 +183,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
     img.addEventListener("error", () => img.closest(".frame-thumb")?.classList.add("broken"), { once: true });
     const splitBadge = el("span", { class: "badge", testid: "frame-split" });
     const labelBadge = el("span", { class: "badge", testid: "frame-label" });
+    const marks = review.marks(frame);
     const time = el("span", { class: "frame-time", testid: "frame-time" });
     const sourceName_ = el("span", { class: "frame-source-name" });
     const sourceIndex = el("span", { class: "frame-source-index" });
@@ -186,7 +207,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
         img,
         time,
       ),
-      el("div", { class: "frame-meta" }, splitBadge, labelBadge),
+      el("div", { class: "frame-meta" }, marks.pick, splitBadge, labelBadge, marks.draft, marks.assignee),
       el("div", { class: "frame-foot" }, source, select),
     );
     let current = frame;
@@ -220,8 +241,9 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       sourceIndex.textContent = next.index === null ? "" : `#${next.index}`;
       source.title = next.index === null ? name : `${name}, frame ${next.index}`;
       if (document.activeElement !== select) select.value = split;
+      marks.update(next);
     }
-    return { node, update };
+    return { node, update, drop: marks.drop };
   }
 
   return { refresh, setFilters };

@@ -8,6 +8,7 @@ import { History } from "./history.js";
 import { bindInput } from "./input.js";
 import { LabelMap, UNLABELED } from "./labelmap.js";
 import { Panel, byId } from "./panel.js";
+import { Review } from "./review.js";
 import { Sync, fetchMask } from "./sync.js";
 import { View } from "./view.js";
 
@@ -81,9 +82,17 @@ async function boot() {
     onSaved(result) {
       if (frame.label_status === "unlabeled") panel.setLabelStatus("in_progress");
       if (result?.class_pixel_counts) panel.showShares((i) => result.class_pixel_counts[String(i)] || 0);
+      review.saved(result.version);
     },
     onConflict: (current) => panel.describeConflict(current, sync.version),
     onError: (message) => toast(message, "error", 6000),
+  });
+  const review = new Review({
+    root: byId("review-area"),
+    frame,
+    projectId: project.id,
+    sync,
+    setStatus: (status) => panel.setLabelStatus(status),
   });
   painter = new Painter({
     labelMap,
@@ -140,6 +149,7 @@ async function boot() {
       }
       const updated = await patchJSON(`/api/frames/${frame.id}`, { label_status: next });
       panel.setLabelStatus(updated.label_status);
+      review.statusChanged(updated);
       toast(next === "done" ? "Frame marked done." : "Frame reopened.", "success");
     } catch (error) {
       fail(error);
@@ -191,6 +201,7 @@ async function boot() {
   panel.setLabelStatus(frame.label_status);
   panel.setSaveState("saved");
   localShares();
+  await review.load().catch(fail);
   byId("painter-loading").hidden = true;
 
   Object.assign(hook, {
