@@ -19,7 +19,7 @@ export class Review {
       el("span", {}, "a model pre-labeled this mask. Edit it, or accept it as is."),
       el(
         "button",
-        { type: "button", class: "btn small labeler-only", testid: "accept-draft", onclick: () => this.accept() },
+        { type: "button", class: "btn small primary labeler-only", testid: "accept-draft", onclick: () => this.accept() },
         "Accept as is",
       ),
     );
