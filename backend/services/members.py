@@ -1,6 +1,6 @@
 """Project membership: who is an owner, reviewer, annotator or viewer of a project."""
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from backend.db import begin_write
@@ -11,6 +11,8 @@ from backend.services.projects import get_project
 from backend.services.review import release_assignments
 from backend.services.users import user_by_email
 
+_RANK = case({role: rank for rank, role in enumerate(ROLES)}, value=Membership.role)
+
 
 def list_members(session: Session, project_id: int) -> list[tuple[Membership, User]]:
     """A project's members with their accounts, owners first."""
@@ -19,7 +21,7 @@ def list_members(session: Session, project_id: int) -> list[tuple[Membership, Us
         select(Membership, User)
         .join(User, User.id == Membership.user_id)
         .where(Membership.project_id == project_id)
-        .order_by(Membership.role.desc(), User.email)
+        .order_by(_RANK.desc(), User.email)
     )
     return [(m, u) for m, u in session.execute(query)]
 

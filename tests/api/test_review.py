@@ -151,6 +151,8 @@ def test_owners_assign_frames_and_annotators_filter_their_own(client, team):
     ann, rev, pid = team["ann"], team["rev"], team["pid"]
     a, b, c = team["frames"]
     url = f"/api/projects/{pid}/assignments"
+    members = client.get(f"/api/projects/{pid}/members").json()
+    assert [m["role"] for m in members] == ["owner", "reviewer", "annotator", "viewer"]
     assert ann.post(url, json={"frame_ids": [a], "assignee_id": ann.id}).status_code == 403
     viewer = client.post(url, json={"frame_ids": [a], "assignee_id": team["viewer"].id})
     assert viewer.status_code == 422 and "viewer" in viewer.json()["detail"]
