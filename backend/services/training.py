@@ -107,6 +107,9 @@ def check_data(session: Session, project_id: int) -> dict[str, Any]:
     in_progress = sum(1 for f in frames if f.label_status == "in_progress")
     if in_progress:
         warnings.append(f"{in_progress} frames are still in progress (not marked done).")
+    asked = sum(1 for f in frames if f.label_status == "changes_requested")
+    if asked:
+        warnings.append(f"{asked} frames have changes requested by a reviewer (not fixed yet).")
     return {
         "ok": not blocking and not warnings,
         "can_proceed": not blocking,

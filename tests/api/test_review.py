@@ -75,6 +75,8 @@ def test_annotator_labels_reviewer_decides_and_the_comment_reaches_the_annotator
     assert asked.status_code == 200, asked.text
     seen = ann.get(f"/api/frames/{fid}").json()
     assert seen["label_status"] == "changes_requested"
+    warnings = client.get(f"/api/projects/{team['pid']}/train/check").json()["warnings"]
+    assert "1 frames have changes requested by a reviewer (not fixed yet)." in warnings
     assert seen["review_comment"] == "The kerb is road, not sidewalk."
     assert seen["reviewed_by_id"] == rev.id and seen["reviewed_at"]
     # Fixing keeps the request (and its comment) in view until the annotator marks it done.
