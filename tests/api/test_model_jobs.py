@@ -71,6 +71,7 @@ def test_prelabel_never_hides_human_work_unless_asked(client, dispatcher, projec
     assert [v["source"] for v in client.get(f"/api/frames/{frames[0]['id']}/masks").json()] == [
         "prelabel"
     ]
+    assert client.get(f"/api/frames/{frames[0]['id']}").json()["draft"] is True
 
     ids = [f["id"] for f in frames]
     keep = client.post(url, json={"model_id": model["id"], "frame_ids": ids}).json()

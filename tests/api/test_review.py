@@ -8,7 +8,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from backend.db import make_engine, make_sessionmaker, session_scope
+from backend.models import Frame
 from backend.services.masks import save_mask
+from backend.services.prelabel import human_edited
 from tests.accounts import add_user, bearer
 from tests.api.test_frames import _png
 
@@ -147,6 +149,9 @@ def test_a_model_draft_is_flagged_filtered_and_accepted_as_a_persons_mask(client
     assert again.status_code == 409 and "not a model draft" in again.json()["detail"]
     painted = ann.post(f"/api/frames/{other}/mask/accept", headers={"If-Match": '"1"'})
     assert painted.status_code == 409
+    # An accepted draft is a person's mask: a later pre-label keeps it unless told otherwise.
+    with session_scope(make_sessionmaker(client.app.state.engine)) as session:
+        assert human_edited(session, session.get(Frame, fid))
 
 
 def test_owners_assign_frames_and_annotators_filter_their_own(client, team):
