@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from backend.api import (
     auth,
     datasets,
+    frame_navigation,
     frames,
     health,
     jobs,
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
         projects,
         videos,
         frames,
+        frame_navigation,
         datasets,
         seg_models,
         training,
