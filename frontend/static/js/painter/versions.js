@@ -105,9 +105,13 @@ export class VersionPanel {
         dataset: { version: v.version, source: v.source },
         "aria-current": isCurrent ? "true" : "false",
       },
-      el("span", { class: "pt-version-head" }, `Version ${v.version}${isCurrent ? " (current)" : ""}`, source),
+      el("span", { class: "pt-version-head", title: `Version ${v.version}` }, `v${v.version}`, source),
       actions,
-      el("span", { class: "pt-version-meta", title: `${who}, ${new Date(v.created_at).toLocaleString()}`, testid: "version-meta" }, `${who} · ${ago(v.created_at)}`),
+      el(
+        "span",
+        { class: "pt-version-meta", title: `${who}, ${new Date(v.created_at).toLocaleString()}`, testid: "version-meta" },
+        `${isCurrent ? "current · " : ""}${who} · ${ago(v.created_at)}`,
+      ),
     );
   }
 
