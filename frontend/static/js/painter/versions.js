@@ -105,12 +105,13 @@ export class VersionPanel {
         dataset: { version: v.version, source: v.source },
         "aria-current": isCurrent ? "true" : "false",
       },
-      el("span", { class: "pt-version-head", title: `Version ${v.version}` }, `v${v.version}`, source),
+      el("span", { class: "pt-version-head", title: `Version ${v.version}` }, `v${v.version}${isCurrent ? " (current)" : ""}`),
       actions,
       el(
         "span",
         { class: "pt-version-meta", title: `${who}, ${new Date(v.created_at).toLocaleString()}`, testid: "version-meta" },
-        `${isCurrent ? "current · " : ""}${who} · ${ago(v.created_at)}`,
+        source,
+        ` ${who} · ${ago(v.created_at)}`,
       ),
     );
   }
