@@ -4,11 +4,12 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from backend.api.access import by
+from backend.api.access import CurrentUser, by
 from backend.api.deps import DbSession, get_storage, in_request_thread
 from backend.errors import TooLarge
 from backend.schemas.masks import MaskSaved, MaskVersionOut
-from backend.services import masks
+from backend.services import mask_thumbnails, masks
+from backend.services.auth import Identity
 
 router = APIRouter(tags=["masks"])
 MAX_MASK_BYTES = 64 * 2**20
@@ -45,6 +46,26 @@ def get_mask(frame_id: int, session: Session = DbSession, storage=Depends(get_st
     return _png(*masks.read_mask(session, storage, frame_id))
 
 
+@router.get(
+    "/api/frames/{frame_id}/mask/thumbnail",
+    response_class=Response,
+    openapi_extra=by("frame_id"),
+)
+def get_mask_thumbnail(
+    frame_id: int,
+    if_none_match: str | None = Header(None),
+    session: Session = DbSession,
+    storage=Depends(get_storage),
+):
+    """A small colour PNG of the current mask (unlabeled transparent), ETagged per version."""
+    data, tag = mask_thumbnails.mask_thumbnail(session, storage, frame_id)
+    # The grid asks with ?v=<version>, so a private cache may keep an answer for a while.
+    headers = {"ETag": f'"{tag}"', "Cache-Control": "private, max-age=3600"}
+    if if_none_match and if_none_match.strip().removeprefix("W/") == f'"{tag}"':
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type="image/png", headers=headers)
+
+
 @router.put(
     "/api/frames/{frame_id}/mask",
     response_model=MaskSaved,
@@ -60,9 +81,10 @@ async def put_mask(
 ):
     """Save a new version; 409 with current_version if If-Match names an older one."""
     version = masks.parse_if_match(if_match)
+    author_id = request.state.identity.user.id  # set by the access check every route runs
     # A coroutine with one explicit hop: the save is the painter's hot path.
     return await in_request_thread(
-        request, masks.save_mask, session, storage, frame_id, data, version
+        request, masks.save_mask, session, storage, frame_id, data, version, "painter", author_id
     )
 
 
@@ -98,9 +120,10 @@ def restore_mask_version(
     frame_id: int,
     version: int,
     if_match: str | None = Header(None),
+    identity: Identity = CurrentUser,
     session: Session = DbSession,
     storage=Depends(get_storage),
 ):
-    """Make an earlier version current again (stored as a new version)."""
+    """Make an earlier version current again (stored as a new version by the caller)."""
     expected = masks.parse_if_match(if_match)
-    return masks.restore_version(session, storage, frame_id, version, expected)
+    return masks.restore_version(session, storage, frame_id, version, expected, identity.user.id)

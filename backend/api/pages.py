@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.api.access import account, anyone, by, listing
 from backend.api.deps import DbSession, get_settings
-from backend.services import frames, jobs, projects, seg_models, training
+from backend.services import frame_navigation, frames, jobs, projects, seg_models, training
 
 
 def _signed_in(request: Request) -> dict:
@@ -144,6 +144,9 @@ def painter_page(frame_id: int, request: Request, session: Session = DbSession):
     frame = frames.get_frame(session, frame_id)
     project = projects.get_project(session, frame.project_id)
     neighbours = frames.neighbours(session, frame)
+    place = frame_navigation.position(session, frame)
     return TEMPLATES.TemplateResponse(
-        request, "painter.html", {"frame": frame, "project": project, "neighbours": neighbours}
+        request,
+        "painter.html",
+        {"frame": frame, "project": project, "neighbours": neighbours, "place": place},
     )

@@ -1,6 +1,6 @@
 """Review routes: assigning frames to annotators, accepting a model's draft as is."""
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from backend.api.access import by
@@ -29,10 +29,12 @@ def assign_frames(project_id: int, body: AssignRequest, session: Session = DbSes
 )
 def accept_draft(
     frame_id: int,
+    request: Request,
     if_match: str | None = Header(None),
     session: Session = DbSession,
     storage=Depends(get_storage),
 ):
     """Take the model's draft as is: a new 'accepted' version of the same pixels, marked done."""
     expected = masks.parse_if_match(if_match)
-    return prelabel.accept_draft(session, storage, frame_id, expected)
+    author_id = request.state.identity.user.id  # set by the access check every route runs
+    return prelabel.accept_draft(session, storage, frame_id, expected, author_id)

@@ -20,3 +20,5 @@ class Mask(Timestamped, Base):
     storage_key: Mapped[str] = mapped_column(String(255))
     class_pixel_counts: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(20), default="painter")
+    # Who saved it (painter, restore, import by a person); NULL for model drafts and old rows.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -14,7 +14,10 @@ class MaskSaved(BaseModel):
 
 
 class MaskVersionOut(MaskSaved):
-    """One stored version."""
+    """One stored version and who saved it (no author: a model draft, or saved before authors)."""
 
     source: str
     created_at: datetime
+    author_id: int | None = None
+    author_name: str | None = None
+    author_email: str | None = None

@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, Invalid, NotFound, PreconditionRequired
-from backend.models import Frame, LabelClass, Mask
+from backend.models import Frame, LabelClass, Mask, User
 from backend.services.frames import get_frame
 from backend.services.mask_codec import blank_mask, check_mask, encode_mask
 from backend.services.projects import get_project
@@ -99,6 +99,7 @@ def save_mask(
     data: bytes,
     expected_version: int,
     source: str = "painter",
+    author_id: int | None = None,
 ) -> SavedVersion:
     """Store a new version if the client edited the current one; file first, then the row."""
     row = session.execute(_FRAME, {"frame_id": frame_id}).one_or_none()
@@ -122,6 +123,7 @@ def save_mask(
                 "storage_key": key,
                 "class_pixel_counts": counts,
                 "source": source,
+                "author_id": author_id,
             },
         )
         # Commit here, not when the request ends: the version is acknowledged only once it
@@ -134,11 +136,27 @@ def save_mask(
     return SavedVersion(expected_version + 1, counts)
 
 
-def list_versions(session: Session, frame_id: int) -> list[Mask]:
-    """Every saved version of a frame's mask, newest first."""
+def list_versions(session: Session, frame_id: int) -> list[dict]:
+    """Every saved version of a frame's mask, newest first, with who saved it."""
     get_frame(session, frame_id)
-    query = select(Mask).where(Mask.frame_id == frame_id).order_by(Mask.version.desc())
-    return list(session.scalars(query))
+    query = (
+        select(Mask, User.name, User.email)
+        .outerjoin(User, User.id == Mask.author_id)
+        .where(Mask.frame_id == frame_id)
+        .order_by(Mask.version.desc())
+    )
+    return [
+        {
+            "version": mask.version,
+            "class_pixel_counts": mask.class_pixel_counts,
+            "source": mask.source,
+            "created_at": mask.created_at,
+            "author_id": mask.author_id,
+            "author_name": name,
+            "author_email": email,
+        }
+        for mask, name, email in session.execute(query)
+    ]
 
 
 def read_version(session: Session, storage: LocalStorage, frame_id: int, version: int) -> bytes:
@@ -147,8 +165,15 @@ def read_version(session: Session, storage: LocalStorage, frame_id: int, version
 
 
 def restore_version(
-    session: Session, storage: LocalStorage, frame_id: int, version: int, expected_version: int
+    session: Session,
+    storage: LocalStorage,
+    frame_id: int,
+    version: int,
+    expected_version: int,
+    author_id: int | None = None,
 ) -> SavedVersion:
     """Make an earlier version current again, as a new version (history is never rewritten)."""
     data = read_version(session, storage, frame_id, version)
-    return save_mask(session, storage, frame_id, data, expected_version, source="restore")
+    return save_mask(
+        session, storage, frame_id, data, expected_version, source="restore", author_id=author_id
+    )

@@ -80,7 +80,11 @@ def save_draft(
 
 
 def accept_draft(
-    session: Session, storage: LocalStorage, frame_id: int, expected_version: int
+    session: Session,
+    storage: LocalStorage,
+    frame_id: int,
+    expected_version: int,
+    author_id: int | None = None,
 ) -> Frame:
     """A person takes the model's draft as is: the same pixels as a new 'accepted' version, done.
 
@@ -95,6 +99,8 @@ def accept_draft(
     data = read_version(session, storage, frame_id, expected_version)
     frame.label_status = "done"
     session.flush()  # committed by save_mask together with the new version, or rolled back
-    save_mask(session, storage, frame_id, data, expected_version, source="accepted")
+    save_mask(
+        session, storage, frame_id, data, expected_version, source="accepted", author_id=author_id
+    )
     session.refresh(frame)
     return frame

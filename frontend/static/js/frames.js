@@ -181,6 +181,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       height: frame.height,
     });
     img.addEventListener("error", () => img.closest(".frame-thumb")?.classList.add("broken"), { once: true });
+    const maskImg = el("img", { class: "frame-mask-thumb", testid: "frame-mask-thumb", loading: "lazy", decoding: "async", alt: "", hidden: true });
     const splitBadge = el("span", { class: "badge", testid: "frame-split" });
     const labelBadge = el("span", { class: "badge", testid: "frame-label" });
     const marks = review.marks(frame);
@@ -205,6 +206,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
         "a",
         { class: "frame-thumb", href: `/frames/${frame.id}`, "aria-label": `Open frame ${frame.id}` },
         img,
+        maskImg,
         time,
       ),
       el("div", { class: "frame-meta" }, marks.pick, splitBadge, labelBadge, marks.draft, marks.assignee),
@@ -242,6 +244,10 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       source.title = next.index === null ? name : `${name}, frame ${next.index}`;
       if (document.activeElement !== select) select.value = split;
       marks.update(next);
+      // The mask preview is cached per version: a new version is a new URL.
+      maskImg.hidden = !next.mask_version;
+      const maskSrc = `/api/frames/${next.id}/mask/thumbnail?v=${next.mask_version}`;
+      if (next.mask_version && maskImg.getAttribute("src") !== maskSrc) maskImg.src = maskSrc;
     }
     return { node, update, drop: marks.drop };
   }

@@ -1,6 +1,7 @@
 // Project list and the "new project" form.
 import { getJSON, postJSON } from "./api.js";
 import { byTestId, el, showMessage } from "./dom.js";
+import { progressView } from "./progress.js";
 
 const list = byTestId("project-list");
 const form = byTestId("project-form");
@@ -36,10 +37,22 @@ async function load() {
     const projects = await getJSON("/api/projects");
     list.replaceChildren(...projects.map(projectItem));
     byTestId("project-empty").hidden = projects.length > 0;
+    if (projects.length) showProgress();
   } catch (error) {
     showMessage(errorBox, `Could not load projects: ${error.message}`);
   } finally {
     byTestId("project-loading").hidden = true;
+  }
+}
+
+/** Adds each project's labeling progress to its card (the list shows without it first). */
+async function showProgress() {
+  try {
+    for (const stats of await getJSON("/api/project-progress")) {
+      list.querySelector(`[data-project-id="${stats.project_id}"] .project-link`)?.append(progressView(stats));
+    }
+  } catch (error) {
+    showMessage(errorBox, `Could not load the projects' progress: ${error.message}`);
   }
 }
 

@@ -7,7 +7,7 @@ import { fetchMask } from "./sync.js";
 
 export const TOOLS = ["brush", "eraser", "fill", "polygon"];
 export const MIN_BRUSH = 1;
-export const MAX_BRUSH = 256;
+export const MAX_BRUSH = 1024;
 
 export class Painter {
   constructor({ labelMap, view, history, sync, classes, onChange }) {
@@ -54,6 +54,14 @@ export class Painter {
   nudgeBrush(direction) {
     const step = Math.max(1, Math.round(this.brushSize / 8));
     this.setBrushSize(this.brushSize + direction * step);
+  }
+
+  /** Protect classes: the tools change only pixels whose id is `only` (-1: any pixel). */
+  setPaintOver(only) {
+    const value = Number.isInteger(only) && only >= 0 && only <= UNLABELED ? only : -1;
+    if (value === this.labelMap.only) return;
+    this.labelMap.only = value;
+    this.changed("paint-over");
   }
 
   get paintValue() {

@@ -2,7 +2,8 @@
 
 const TEXT_INPUT = /^(text|number|search|email|url|password)$/;
 
-function typing(target) {
+/** Whether a key event goes to a text field (the painter's keys then stay out of the way). */
+export function typing(target) {
   if (!(target instanceof HTMLElement)) return false;
   if (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
   return target.tagName === "INPUT" && TEXT_INPUT.test(target.type);
@@ -115,6 +116,12 @@ export function bindInput({ painter, view, viewport, actions, perf }) {
     "wheel",
     (e) => {
       e.preventDefault();
+      if (e.ctrlKey || e.metaKey) {
+        // Ctrl+wheel sizes the brush (about 1/8 of its size a notch) instead of zooming.
+        if (e.deltaY) painter.nudgeBrush(e.deltaY < 0 ? 1 : -1);
+        queueHud();
+        return;
+      }
       view.measure();
       const unit = e.deltaMode === 1 ? 0.05 : e.deltaMode === 2 ? 1 : 0.0015;
       view.zoomAt(e.clientX, e.clientY, view.zoom * Math.exp(-e.deltaY * unit));

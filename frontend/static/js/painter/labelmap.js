@@ -51,12 +51,14 @@ export class LabelMap {
     this.width = width;
     this.height = height;
     this.data = data || new Uint8Array(width * height).fill(UNLABELED);
+    // Protect classes: brush, eraser, fill and polygon change only pixels of this id (-1: any).
+    this.only = -1;
   }
 
-  /** Sets one pixel, recording the change. */
+  /** Sets one pixel (if the guard allows it), recording the change. */
   set(i, value, diff) {
     const old = this.data[i];
-    if (old !== value) {
+    if (old !== value && (this.only < 0 || old === this.only)) {
       this.data[i] = value;
       diff.push(i, old, value);
     }
@@ -64,7 +66,7 @@ export class LabelMap {
 
   /** Stamps a round brush centred on pixel (cx, cy). */
   stamp(cx, cy, brush, value, diff) {
-    const { width: w, height: h, data } = this;
+    const { width: w, height: h, data, only } = this;
     const { reach, spans } = brush;
     const ya = Math.max(0, cy - reach);
     const yb = Math.min(h - 1, cy + reach);
@@ -76,7 +78,7 @@ export class LabelMap {
       const row = y * w;
       for (let i = row + xa, end = row + xb; i <= end; i++) {
         const old = data[i];
-        if (old !== value) {
+        if (old !== value && (only < 0 || old === only)) {
           data[i] = value;
           diff.push(i, old, value);
         }
@@ -95,7 +97,7 @@ export class LabelMap {
    * costs (points × brush rows) + the covered area instead of points × brush area.
    */
   line(x0, y0, x1, y1, brush, value, diff) {
-    const { width: w, height: h, data } = this;
+    const { width: w, height: h, data, only } = this;
     const { reach, spans } = brush;
     const ya = Math.min(y0, y1) - reach;
     const rows = Math.abs(y1 - y0) + 2 * reach + 1;
@@ -118,7 +120,7 @@ export class LabelMap {
       const row = y * w;
       for (let i = row + xa, end = row + xb; i <= end; i++) {
         const old = data[i];
-        if (old !== value) {
+        if (old !== value && (only < 0 || old === only)) {
           data[i] = value;
           diff.push(i, old, value);
         }
@@ -132,7 +134,7 @@ export class LabelMap {
     const { width: w, height: h, data } = this;
     if (x < 0 || y < 0 || x >= w || y >= h) return;
     const target = data[y * w + x];
-    if (target === value) return;
+    if (target === value || (this.only >= 0 && target !== this.only)) return;
     let stack = new Int32Array(1024);
     let top = 0;
     stack[top++] = y * w + x;

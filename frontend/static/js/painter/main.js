@@ -4,15 +4,18 @@
 import { patchJSON } from "../api.js";
 import { toast } from "../dom.js";
 import { Painter } from "./controller.js";
+import { bindPaintOver } from "./guard.js";
 import { History } from "./history.js";
 import { bindInput } from "./input.js";
 import { LabelMap, UNLABELED } from "./labelmap.js";
+import { bindNavigation } from "./navigate.js";
 import { Panel, byId } from "./panel.js";
 import { Review } from "./review.js";
 import { Sync, fetchMask } from "./sync.js";
+import { VersionPanel } from "./versions.js";
 import { View } from "./view.js";
 
-const { frame, project, neighbours } = JSON.parse(document.getElementById("painter-data").textContent);
+const { frame, project, neighbours, place } = JSON.parse(document.getElementById("painter-data").textContent);
 const classes = project.classes;
 const perf = { enabled: false, samples: [] };
 const fail = (error) => toast(error.message, "error", 6000);
@@ -57,6 +60,7 @@ async function boot() {
   const labelMap = new LabelMap(frame.width, frame.height, mask.data);
   const viewport = byId("viewport");
   let painter = null;
+  let versions = null;
   const view = new View({
     viewport,
     stage: byId("stage"),
@@ -83,6 +87,7 @@ async function boot() {
       if (frame.label_status === "unlabeled") panel.setLabelStatus("in_progress");
       if (result?.class_pixel_counts) panel.showShares((i) => result.class_pixel_counts[String(i)] || 0);
       review.saved(result.version);
+      versions?.refresh();
     },
     onConflict: (current) => panel.describeConflict(current, sync.version),
     onError: (message) => toast(message, "error", 6000),
@@ -195,6 +200,21 @@ async function boot() {
     },
   });
 
+  bindPaintOver(painter);
+  bindNavigation({ frame, place, save, go, panel });
+  versions = new VersionPanel({
+    frameId: frame.id,
+    view,
+    sync,
+    save,
+    async onRestored() {
+      await sync.reload();
+      painter.resetHistory();
+      localShares();
+      if (frame.label_status === "unlabeled") panel.setLabelStatus("in_progress");
+    },
+  });
+
   view.redrawAll();
   view.fit();
   panel.render(painter, history);
@@ -227,6 +247,7 @@ async function boot() {
     redrawAll: () => view.redrawAll(),
     painter,
     history,
+    versions,
   });
 }
 
