@@ -24,6 +24,7 @@ from backend.api import (
     masks,
     pages,
     projects,
+    removal,
     reports,
     seg_models,
     training,
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
         training,
         jobs,
         reports,
+        removal,
         pages,
     ):
         app.include_router(module.router, dependencies=signed_in)
