@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict
-from backend.models import Frame, Job, Mask, Project, SegModel, Video
+from backend.models import Frame, Job, Mask, SegModel, Video
 from backend.models.base import utcnow
 from backend.services.frames import get_frame
 from backend.services.projects import get_project
@@ -36,7 +36,8 @@ ACTIVE = ("queued", "running")
 REPORT_KINDS = ("train", "evaluate")
 # How each count reads: (one, several).
 WORDS = {
-    "videos": ("1 video file", "{n} video files"),
+    "videos": ("1 video", "{n} videos"),
+    "video_file": ("the video file", "{n} video files"),
     "frames": ("1 frame", "{n} frames"),
     "masks": ("1 mask version", "{n} mask versions"),
     "labeled": ("of them, 1 labeled frame", "of them, {n} labeled frames"),
@@ -98,7 +99,9 @@ class Plan:
             out.append(f"Removes {_n(len(self.reports_removed), 'report')} (job {ids})")
         if self.reports_kept:
             ids = ", ".join(f"#{i}" for i in self.reports_kept)
-            out.append(f"Keeps {_n(len(self.reports_kept), 'report')} that other models need ({ids})")
+            out.append(
+                f"Keeps {_n(len(self.reports_kept), 'report')} that other models need ({ids})"
+            )
         if self.reports_refreshed:
             out.append(
                 f"{_n(len(self.reports_refreshed), 'report')} keep their scores but lose "
@@ -205,7 +208,7 @@ def plan_video(session: Session, video_id: int) -> Plan:
     """What deleting a video with its frames removes."""
     video = get_video(session, video_id)
     frames = list(session.scalars(select(Frame).where(Frame.video_id == video.id)))
-    plan = Plan("video", video.id, video.filename, {"videos": 1}, rows=[video])
+    plan = Plan("video", video.id, video.filename, {"video_file": 1}, rows=[video])
     plan.keys.add(video.storage_key)
     plan.cancel = [
         j

@@ -127,7 +127,10 @@ def test_deleting_a_frame_removes_its_image_masks_and_thumbnail_and_cancels_its_
     assert len([k for k in gone if k.endswith("/report/confusion.png")]) == 1
     assert f"jobs/{report}/after/0.png" in _keys(client) and _row(client, Job, report)
     assert _row(client, Job, queued).status == "cancelled"
-    assert _row(client, Job, running).cancel_requested and _row(client, Job, running).status == "running"
+    assert (
+        _row(client, Job, running).cancel_requested
+        and _row(client, Job, running).status == "running"
+    )
     assert _row(client, Job, untouched).status == "queued"
     assert set(dispatcher.revoked) == {queued, running}
     assert _clean(client)
@@ -151,14 +154,17 @@ def test_deleting_a_video_removes_its_file_frames_and_masks_and_cancels_its_samp
         video = client.post(f"/api/projects/{pid}/videos", files={"file": ("c.mp4", fh)}).json()
     job = client.post(f"/api/videos/{video['id']}/sample", json={"every_n_frames": 10}).json()
     state = client.app.state
-    assert run_job(job["id"], run_sampling, state.sessions, state.storage, state.settings) == "succeeded"
+    assert (
+        run_job(job["id"], run_sampling, state.sessions, state.storage, state.settings)
+        == "succeeded"
+    )
     frames = client.get(f"/api/projects/{pid}/frames").json()
     _label(client, frames[0]["id"])
     image = _images(client, pid, 1)[0]
     again = client.post(f"/api/videos/{video['id']}/sample", json={"every_n_frames": 5}).json()
 
     preview = client.get(f"/api/videos/{video['id']}/deletion").json()
-    assert preview["counts"] == {"videos": 1, "frames": 3, "masks": 1, "labeled": 1}
+    assert preview["counts"] == {"video_file": 1, "frames": 3, "masks": 1, "labeled": 1}
     assert [j["id"] for j in preview["jobs_cancelled"]] == [again["id"]]
     res = client.delete(f"/api/videos/{video['id']}", params={"token": preview["token"]})
     assert res.status_code == 200, res.text
@@ -195,10 +201,14 @@ def test_a_report_stays_while_another_model_it_scores_exists(client, project, di
     assert preview["reports_removed"] == [compare] and preview["reports_kept"] == [own]
     assert preview["counts"] == {"model_files": 2, "based": 1}
     assert [j["id"] for j in preview["jobs_cancelled"]] == [export]
-    assert client.delete(f"/api/models/{tuned}", params={"token": preview["token"]}).status_code == 200
+    assert (
+        client.delete(f"/api/models/{tuned}", params={"token": preview["token"]}).status_code == 200
+    )
     keys = _keys(client)
     assert "models/tuned.pth" not in keys and "models/tuned.onnx" not in keys
-    assert f"jobs/{own}/after/0.png" in keys and not [k for k in keys if k.startswith(f"jobs/{compare}/")]
+    assert f"jobs/{own}/after/0.png" in keys and not [
+        k for k in keys if k.startswith(f"jobs/{compare}/")
+    ]
     assert client.get(f"/api/models/{child}").json()["base_model_id"] is None
     assert client.get(f"/api/jobs/{export}").json()["status"] == "cancelled"
     assert export in dispatcher.revoked
@@ -221,7 +231,9 @@ def test_failed_registrations_are_renamed_and_deleted_like_any_model(client, pro
 def test_renaming_a_video_and_a_project(client, project, tmp_path):
     clip = make_video(tmp_path / "clip.mp4", width=64, height=48, seconds=0.5)
     with open(clip, "rb") as fh:
-        video = client.post(f"/api/projects/{project['id']}/videos", files={"file": ("c.mp4", fh)}).json()
+        video = client.post(
+            f"/api/projects/{project['id']}/videos", files={"file": ("c.mp4", fh)}
+        ).json()
     res = client.patch(f"/api/videos/{video['id']}", json={"filename": "Night drive 1"})
     assert res.status_code == 200 and res.json()["filename"] == "Night drive 1"
     assert client.patch(f"/api/videos/{video['id']}", json={"filename": ""}).status_code == 422
@@ -232,7 +244,10 @@ def test_renaming_a_video_and_a_project(client, project, tmp_path):
 def test_only_administrators_delete_or_rename_shared_models(client, project, settings):
     shared = _model(client, None, "city")
     owner = _as(client, settings, "olga@example.com")
-    client.put(f"/api/projects/{project['id']}/members", json={"email": "olga@example.com", "role": "owner"})
+    client.put(
+        f"/api/projects/{project['id']}/members",
+        json={"email": "olga@example.com", "role": "owner"},
+    )
     assert owner.get(f"/api/models/{shared}").status_code == 200
     assert owner.get(f"/api/models/{shared}/deletion").status_code == 403
     assert owner.delete(f"/api/models/{shared}").status_code == 403
@@ -266,7 +281,10 @@ def test_deleting_a_project_removes_every_file_it_owned_and_cancels_other_projec
     keys = _keys(client)
     assert not [k for k in keys if f"projects/{pid}/" in k or k.startswith(f"jobs/{own_job}/")]
     assert not [k for k in keys if k.startswith("models/")]
-    assert _row(client, Frame, kept_frame["id"]) is not None and _row(client, Job, foreign).cancel_requested
+    assert (
+        _row(client, Frame, kept_frame["id"]) is not None
+        and _row(client, Job, foreign).cancel_requested
+    )
     assert {own_job, foreign} <= set(dispatcher.revoked)
     assert _clean(client)
 

@@ -1,6 +1,7 @@
 // The frame grid: thumbnails with split / label badges, filters, counts, per-frame split override.
 import { getJSON, patchJSON, withQuery } from "./api.js";
 import { byTestId, el, formatDuration, showMessage, toast } from "./dom.js";
+import { confirmDelete } from "./removal.js";
 
 const SPLITS = ["train", "val", "test", "none"];
 const LABELS = ["unlabeled", "in_progress", "done"];
@@ -177,6 +178,16 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       },
       ...SPLITS.map((s) => el("option", { value: s }, s)),
     );
+    const remove = el("button", {
+      type: "button",
+      class: "btn small danger frame-delete owner-only",
+      testid: "frame-delete",
+      title: "Delete this frame and its masks…",
+      "aria-label": `Delete frame ${frame.id}`,
+      onclick: async () => {
+        if (await confirmDelete(`frame ${current.id} (${sourceName(current)})`, `/api/frames/${current.id}`)) refresh();
+      },
+    }, "✕");
     const node = el(
       "article",
       { class: "frame-card", testid: "frame-card", dataset: { frameId: frame.id } },
@@ -187,7 +198,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
         time,
       ),
       el("div", { class: "frame-meta" }, splitBadge, labelBadge),
-      el("div", { class: "frame-foot" }, source, select),
+      el("div", { class: "frame-foot" }, source, select, remove),
     );
     let current = frame;
     select.addEventListener("change", async () => {

@@ -1,6 +1,7 @@
 // Project list and the "new project" form.
 import { getJSON, postJSON } from "./api.js";
-import { byTestId, el, showMessage } from "./dom.js";
+import { byTestId, el, showMessage, toast } from "./dom.js";
+import { confirmDelete, manageButtons, renameDialog } from "./removal.js";
 
 const list = byTestId("project-list");
 const form = byTestId("project-form");
@@ -14,6 +15,17 @@ function projectItem(project) {
     return dot;
   });
   const classCount = `${project.classes.length} class${project.classes.length === 1 ? "" : "es"}`;
+  const url = `/api/projects/${project.id}`;
+  const manage = manageButtons("project", {
+    async onRename() {
+      if (await renameDialog(`project “${project.name}”`, url, "name", project.name)) load();
+    },
+    async onDelete() {
+      if (!(await confirmDelete(`project “${project.name}”`, url))) return;
+      toast(`Project “${project.name}” deleted.`, "success");
+      load();
+    },
+  });
   return el(
     "li",
     { class: "project-item", testid: "project-item", dataset: { projectId: project.id } },
@@ -28,6 +40,7 @@ function projectItem(project) {
         el("span", { class: "muted small" }, classCount),
       ),
     ),
+    el("div", { class: "project-manage" }, ...manage),
   );
 }
 
