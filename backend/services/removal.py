@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.db import begin_write
 from backend.errors import Conflict
-from backend.models import Frame, Job, Mask, SegModel, Video
+from backend.models import Frame, Job, Mask, Project, SegModel, Video
 from backend.models.base import utcnow
 from backend.services.frames import get_frame
 from backend.services.projects import get_project
@@ -273,6 +274,12 @@ def delete(
     revoke: Callable[[Job], None] | None = None,
 ) -> Plan:
     """Delete the thing as its plan says: cancel jobs, delete rows, commit, then delete files."""
+    # Until the commit no job adds rows under the thing (frames of a video, masks of a frame)
+    # that the plan would not name the files of. PostgreSQL: the row lock blocks their foreign
+    # key checks; SQLite: this transaction becomes the only writer.
+    begin_write(session)
+    model = {"project": Project, "video": Video, "frame": Frame, "model": SegModel}[kind]
+    session.execute(select(model.id).where(model.id == thing_id).with_for_update())
     plan = PLANS[kind](session, thing_id)
     if token is not None and token != plan.token:
         raise Conflict(

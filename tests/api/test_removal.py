@@ -1,6 +1,7 @@
 """Deleting and renaming projects, videos, frames and models: previews, jobs, files, reports."""
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -308,4 +309,35 @@ def test_a_failed_commit_leaves_rows_and_files_as_they_were(client, project, mon
         assert check.get(Frame, frame["id"]) is not None
         assert check.scalar(select(Mask.id).where(Mask.frame_id == frame["id"])) is not None
         assert check.scalar(select(Video.id)) is None
+    assert _clean(client)
+
+
+def test_a_video_deleted_while_it_is_sampled_cancels_the_run_and_leaves_no_file(
+    client, project, tmp_path
+):
+    pid = project["id"]
+    clip = make_video(tmp_path / "clip.mp4", width=64, height=48, seconds=2.0)
+    with open(clip, "rb") as fh:
+        video = client.post(f"/api/projects/{pid}/videos", files={"file": ("c.mp4", fh)}).json()
+    job = client.post(f"/api/videos/{video['id']}/sample", json={"every_n_frames": 1}).json()
+    answers = []
+
+    def observer(_fraction, message):
+        if not answers and re.fullmatch(r"[1-9]\d*/60 frames", message):
+            answers.append(client.delete(f"/api/videos/{video['id']}"))
+
+    state = client.app.state
+    status = run_job(
+        job["id"], run_sampling, state.sessions, state.storage, state.settings, observer
+    )
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["jobs_cancelled"] == [
+        {"id": job["id"], "kind": "sample", "status": "running"}
+    ]
+    assert (
+        status == "cancelled"
+        and client.get(f"/api/jobs/{job['id']}").json()["status"] == "cancelled"
+    )
+    assert client.get(f"/api/projects/{pid}/frames").json() == []
+    assert list(state.storage.keys()) == []
     assert _clean(client)
