@@ -283,7 +283,7 @@ def delete(
     plan = PLANS[kind](session, thing_id)
     if token is not None and token != plan.token:
         raise Conflict(
-            f"The {kind} changed since you looked: it now removes "
+            f"The {kind} changed since you looked; it now removes: "
             f"{'; '.join(plan.lines()) or 'nothing more'}. Review and confirm again."
         )
     message = f"cancelled: {kind} {thing_id} was deleted"

@@ -55,7 +55,7 @@ def _setup(server, tmp_path: Path) -> dict:
 
 def test_rename_and_delete_with_confirmation(page: Page, live_server, tmp_path: Path):
     ids = _setup(live_server, tmp_path)
-    pid = ids["pid"]
+    pid, url = ids["pid"], live_server.url
 
     # Projects page: the card's delete dialog says what goes; Cancel keeps the project.
     page.goto("/")
@@ -92,12 +92,19 @@ def test_rename_and_delete_with_confirmation(page: Page, live_server, tmp_path: 
     page.get_by_test_id("delete-cancel").click()
     expect(row).to_have_count(1)
     expect(frames).to_have_count(5)
+    # Frames sampled while the dialog is open: the DELETE is refused and the dialog shows them.
     row.get_by_test_id("video-delete").click()
     expect(lines).to_contain_text("3 frames")
+    more = http.post(f"{url}/api/videos/{ids['video']}/sample", json={"every_n_frames": 5})
+    assert live_server.wait_job(more.json()["id"])["status"] == "succeeded"
+    page.get_by_test_id("delete-confirm").click()
+    expect(page.get_by_test_id("delete-error")).to_contain_text("changed since you looked")
+    expect(lines).to_contain_text("6 frames")
+    _shot(page, "video-delete-changed")
     page.get_by_test_id("delete-confirm").click()
     expect(page.get_by_test_id("video-row")).to_have_count(0)
     expect(frames).to_have_count(2)
-    assert http.get(f"{live_server.url}/api/videos/{ids['video']}").status_code == 404
+    assert http.get(f"{url}/api/videos/{ids['video']}").status_code == 404
 
     # A frame: Cancel keeps it, Delete removes it.
     first = frames.first
