@@ -1,17 +1,11 @@
 """Deleting projects, videos, frames and models: a preview of what goes, then the deletion.
 
-The rule, the same for the preview and the deletion:
-- the jobs still queued or running that use the thing are cancelled (their rows stay, unless
-  they belong to a deleted project);
-- its stored files go: rows are deleted and committed first, files only after the commit
-  (a failed commit leaves rows and files as they were; a crash after it leaves files no row
-  refers to, which fsck reports);
-- a report stays while one of the models it scores still exists: its scores and predictions
-  are stored with its job, not with the model. Deleting a model removes the reports that
-  scored no other remaining model (e.g. its own fine-tune from random initialisation).
-  Deleting frames keeps every report; their cached figures are rebuilt without the frames.
-- the preview's token names exactly what it counted: a DELETE that sends it is refused (409)
-  when more would go than the person confirmed (say frames a running sampling job added).
+The jobs still queued or running that use the thing are cancelled. Rows are deleted and
+committed before any file (a failed commit leaves both as they were; a crash after it leaves
+files no row names, which fsck reports). A report stays while another model it scores still
+exists: scores and predictions live with its job. Deleting frames keeps every report; their
+cached figures are rebuilt without them. The preview's token names what it counted: a DELETE
+that sends it is refused (409) when more would go than the person confirmed.
 """
 
 import hashlib
@@ -48,6 +42,10 @@ WORDS = {
     "based": (
         "1 fine-tune made from it keeps its scores, but no longer links to it",
         "{n} fine-tunes made from it keep their scores, but no longer link to it",
+    ),
+    "refreshed": (
+        "1 report keeps its scores but loses these frames' pictures",
+        "{n} reports keep their scores but lose these frames' pictures",
     ),
 }
 KIND_WORDS = {
@@ -95,24 +93,23 @@ class Plan:
         if self.cancel:
             named = ", ".join(f"{KIND_WORDS.get(j.kind, j.kind)} #{j.id}" for j in self.cancel)
             out.append(f"Cancels {_n(len(self.cancel), 'running or queued job')}: {named}")
-        if self.reports_removed:
-            ids = ", ".join(f"#{i}" for i in self.removed_ids)
-            out.append(f"Removes {_n(len(self.reports_removed), 'report')} (job {ids})")
-        if self.reports_kept:
-            ids = ", ".join(f"#{i}" for i in self.reports_kept)
-            out.append(
-                f"Keeps {_n(len(self.reports_kept), 'report')} that other models need ({ids})"
-            )
-        if self.reports_refreshed:
-            out.append(
-                f"{_n(len(self.reports_refreshed), 'report')} keep their scores but lose "
-                "these frames' pictures"
-            )
+        removed, kept, refreshed = self.removed_ids, self.reports_kept, self.reports_refreshed
+        if removed:
+            jobs = f"job{'s' * (len(removed) > 1)} {_ids(removed)}"
+            out.append(f"Removes {_n(len(removed), 'report')} ({jobs})")
+        if kept:
+            out.append(f"Keeps {_n(len(kept), 'report')} that other models need ({_ids(kept)})")
+        if refreshed:
+            out.append(WORDS["refreshed"][len(refreshed) != 1].format(n=len(refreshed)))
         return out
 
 
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(f"#{i}" for i in ids)
 
 
 def _active_jobs(session: Session, project_id: int | None = None) -> list[Job]:
