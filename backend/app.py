@@ -26,6 +26,7 @@ from backend.api import (
     pages,
     project_progress,
     projects,
+    removal,
     reports,
     review,
     seg_models,
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
         training,
         jobs,
         reports,
+        removal,
         pages,
     ):
         app.include_router(module.router, dependencies=signed_in)

@@ -150,15 +150,22 @@ def run_job(
 
 
 def _settle(ctx: RunningJob, status: str, kwargs: dict) -> tuple[str, dict]:
-    """A run whose project (so its job row) vanished is cancelled; then clean up after it."""
+    """A run whose project (so its job row) vanished is cancelled; then clean up after it.
+
+    So is one asked to stop that then tripped: what it used was deleted (videos, frames, models
+    are deleted with their jobs cancelled), which is no failure of the job.
+    """
     try:
         with session_scope(ctx.sessions) as session:
-            job_gone = session.scalar(select(Job.id).where(Job.id == ctx.job_id)) is None
+            stop = session.scalar(select(Job.cancel_requested).where(Job.id == ctx.job_id))
+            job_gone = stop is None
             project = select(Project.id).where(Project.id == ctx.project_id)
             project_gone = ctx.project_id is not None and session.scalar(project) is None
     except Exception:  # noqa: BLE001 - the outcome must still be recorded if it can be
         log.warning("could not check whether job %s still exists", ctx.job_id, exc_info=True)
-        job_gone = project_gone = False
+        job_gone = project_gone = stop = False
+    if status == "failed" and stop:
+        status, kwargs = "cancelled", {"message": "cancelled"}
     if job_gone or project_gone:
         # The rows the body worked on are gone too, whatever it tripped over: not a failure.
         status, kwargs = "cancelled", {"message": PROJECT_DELETED if project_gone else JOB_DELETED}

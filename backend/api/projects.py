@@ -1,10 +1,10 @@
 """Project routes."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from backend.api.access import CurrentUser, account, by, listing
-from backend.api.deps import DbSession, get_storage
+from backend.api.deps import DbSession
 from backend.schemas.projects import ProjectCreate, ProjectOut, ProjectUpdate
 from backend.services import access, projects
 from backend.services.auth import Identity
@@ -45,12 +45,3 @@ def update_project(project_id: int, body: ProjectUpdate, session: Session = DbSe
     return projects.update_project(
         session, project_id, body.name, _specs(body.classes), body.initial_mask
     )
-
-
-@router.delete("/{project_id}", status_code=204, openapi_extra=by("project_id"))
-def delete_project(project_id: int, session: Session = DbSession, storage=Depends(get_storage)):
-    """Delete a project with its videos, frames and jobs."""
-    prefixes = projects.delete_project(session, project_id)
-    session.commit()
-    for prefix in prefixes:
-        storage.delete_tree(prefix)

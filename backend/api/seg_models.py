@@ -11,7 +11,7 @@ from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storag
 from backend.api.uploads import BINARY, discard, multipart_body, receive_files
 from backend.errors import DomainError, Invalid
 from backend.schemas.jobs import JobOut
-from backend.schemas.seg_models import SegModelOut
+from backend.schemas.seg_models import SegModelOut, SegModelUpdate
 from backend.services import access, jobs, seg_models
 from backend.services.auth import Identity
 
@@ -92,6 +92,12 @@ def list_models(
 def get_model(model_id: int, session: Session = DbSession):
     """One model."""
     return seg_models.get_model(session, model_id)
+
+
+@router.patch("/{model_id}", response_model=SegModelOut, openapi_extra=by("model_id"))
+def rename_model(model_id: int, body: SegModelUpdate, session: Session = DbSession):
+    """Rename a model (administrators for shared base models)."""
+    return seg_models.rename_model(session, model_id, body.name)
 
 
 @router.get("/{model_id}/download", response_class=FileResponse, openapi_extra=by("model_id"))

@@ -8,7 +8,7 @@ from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storag
 from backend.api.uploads import BINARY, discard, multipart_body, receive_files
 from backend.errors import Invalid
 from backend.schemas.jobs import JobOut
-from backend.schemas.media import SampleRequest, VideoOut
+from backend.schemas.media import SampleRequest, VideoOut, VideoUpdate
 from backend.services import jobs, sampling, videos
 
 router = APIRouter(tags=["videos"])
@@ -51,6 +51,12 @@ def list_videos(project_id: int, session: Session = DbSession):
 def get_video(video_id: int, session: Session = DbSession):
     """One video."""
     return videos.get_video(session, video_id)
+
+
+@router.patch("/api/videos/{video_id}", response_model=VideoOut, openapi_extra=by("video_id"))
+def rename_video(video_id: int, body: VideoUpdate, session: Session = DbSession):
+    """Rename a video."""
+    return videos.rename_video(session, video_id, body.filename)
 
 
 @router.post(

@@ -25,6 +25,12 @@ class VideoOut(BaseModel):
     size_bytes: int
 
 
+class VideoUpdate(BaseModel):
+    """PATCH /api/videos/{id}: rename."""
+
+    filename: str = Field(min_length=1, max_length=255)
+
+
 class SampleRequest(BaseModel):
     """POST /api/videos/{id}/sample: a rate or every N-th frame, optionally a range and cap."""
 

@@ -3,7 +3,13 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SegModelUpdate(BaseModel):
+    """PATCH /api/models/{id}: rename."""
+
+    name: str = Field(min_length=1, max_length=200)
 
 
 class SegModelOut(BaseModel):

@@ -121,6 +121,17 @@ def list_models(
     return list(session.scalars(query))
 
 
+def rename_model(session: Session, model_id: int, name: str) -> SegModel:
+    """Give a model another name (e.g. "fine-tune of job 5" -> what it is for)."""
+    model = get_model(session, model_id)
+    clean = name.strip()
+    if not clean or len(clean) > 200:
+        raise Invalid("A model name must be 1 to 200 characters long.")
+    model.name = clean
+    session.flush()
+    return model
+
+
 def readable_model(session: Session, model_id: int, reader: User | None) -> SegModel:
     """A model the reader may use: shared, or of a project they can read (admins: every one).
 

@@ -69,6 +69,17 @@ def get_video(session: Session, video_id: int) -> Video:
     return video
 
 
+def rename_video(session: Session, video_id: int, filename: str) -> Video:
+    """Give a video another display name (its stored file keeps its key)."""
+    video = get_video(session, video_id)
+    name = filename.strip()
+    if not name or len(name) > 255:
+        raise Invalid("A video name must be 1 to 255 characters long.")
+    video.filename = name
+    session.flush()
+    return video
+
+
 def list_videos(session: Session, project_id: int) -> list[Video]:
     """A project's videos in upload order."""
     get_project(session, project_id)

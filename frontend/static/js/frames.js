@@ -1,6 +1,7 @@
 // The frame grid: thumbnails with split / label badges, filters, counts, per-frame split override.
 import { getJSON, patchJSON, withQuery } from "./api.js";
 import { byTestId, el, formatDuration, showMessage, toast } from "./dom.js";
+import { confirmDelete } from "./removal.js";
 import { createAssignments } from "./review-grid.js";
 
 const SPLITS = ["train", "val", "test", "none"];
@@ -199,6 +200,16 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       },
       ...SPLITS.map((s) => el("option", { value: s }, s)),
     );
+    const remove = el("button", {
+      type: "button",
+      class: "btn small danger frame-delete owner-only",
+      testid: "frame-delete",
+      title: "Delete this frame and its masks…",
+      "aria-label": `Delete frame ${frame.id}`,
+      onclick: async () => {
+        if (await confirmDelete(`frame ${current.id} (${sourceName(current)})`, `/api/frames/${current.id}`)) refresh();
+      },
+    }, "✕");
     const node = el(
       "article",
       { class: "frame-card", testid: "frame-card", dataset: { frameId: frame.id } },
@@ -210,7 +221,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
         time,
       ),
       el("div", { class: "frame-meta" }, marks.pick, splitBadge, labelBadge, marks.draft, marks.assignee),
-      el("div", { class: "frame-foot" }, source, select),
+      el("div", { class: "frame-foot" }, source, select, remove),
     );
     let current = frame;
     select.addEventListener("change", async () => {

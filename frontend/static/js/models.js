@@ -4,6 +4,7 @@ import { getJSON, postJSON } from "./api.js";
 import { byTestId, el, formatBytes, formatDate, showMessage, toast } from "./dom.js";
 import { jobCard, watchJob } from "./jobs-common.js";
 import { onnxControl, onnxExports } from "./report.js";
+import { confirmDelete, manageButtons, renameDialog } from "./removal.js";
 import { postForm, uploadItem } from "./upload.js";
 
 const main = document.getElementById("main");
@@ -59,6 +60,19 @@ function modelRow(model) {
       onnxControl(model, exported),
     );
   }
+  const url = `/api/models/${model.id}`;
+  actions.push(
+    ...manageButtons("model", {
+      async onRename() {
+        if (await renameDialog(`model “${model.name}”`, url, "name", model.name)) loadModels();
+      },
+      async onDelete() {
+        if (!(await confirmDelete(`model “${model.name}”`, url))) return;
+        toast(`Model “${model.name}” deleted.`, "success");
+        loadModels();
+      },
+    }),
+  );
   const when = `#${model.id} · ${formatBytes(model.size_bytes)} · ${formatDate(model.created_at)}`;
   return el(
     "tr",

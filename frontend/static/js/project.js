@@ -3,6 +3,7 @@ import { getJSON, postJSON, withQuery } from "./api.js";
 import { byTestId, el, formatBytes, formatDuration, formatNumber, showMessage, throttle, toast } from "./dom.js";
 import { createFrameGrid } from "./frames.js";
 import { ACTIVE, FINISHED, jobCard, watchJob } from "./jobs-common.js";
+import { confirmDelete, manageButtons, renameDialog } from "./removal.js";
 import { setupSampleDialog } from "./sample.js";
 import { isImage, setupDropZone, uploadFiles, uploadItem } from "./upload.js";
 
@@ -60,8 +61,25 @@ function videoRow(video) {
       { class: "actions" },
       el("button", { type: "button", class: "btn small primary owner-only", testid: "video-sample", onclick: () => openSample(video) }, "Sample…"),
       el("button", { type: "button", class: "btn small ghost", testid: "video-show-frames", title: "Show only this video's frames", onclick: showFrames }, "Frames"),
+      ...manageButtons("video", { onRename: () => renameVideo(video), onDelete: () => deleteVideo(video) }),
     ),
   );
+}
+
+async function renameVideo(video) {
+  const renamed = await renameDialog(`video “${video.filename}”`, `/api/videos/${video.id}`, "filename", video.filename);
+  if (!renamed) return;
+  videos.set(video.id, renamed);
+  renderVideos();
+  grid.refresh();
+}
+
+async function deleteVideo(video) {
+  if (!(await confirmDelete(`video “${video.filename}” and its frames`, `/api/videos/${video.id}`))) return;
+  videos.delete(video.id);
+  renderVideos();
+  grid.refresh();
+  toast(`Video “${video.filename}” deleted.`, "success");
 }
 
 function renderVideos() {

@@ -1,7 +1,8 @@
 // Project list and the "new project" form.
 import { getJSON, postJSON } from "./api.js";
-import { byTestId, el, showMessage } from "./dom.js";
+import { byTestId, el, showMessage, toast } from "./dom.js";
 import { progressView } from "./progress.js";
+import { confirmDelete, manageButtons, renameDialog } from "./removal.js";
 
 const list = byTestId("project-list");
 const form = byTestId("project-form");
@@ -15,6 +16,17 @@ function projectItem(project) {
     return dot;
   });
   const classCount = `${project.classes.length} class${project.classes.length === 1 ? "" : "es"}`;
+  const url = `/api/projects/${project.id}`;
+  const manage = manageButtons("project", {
+    async onRename() {
+      if (await renameDialog(`project “${project.name}”`, url, "name", project.name)) load();
+    },
+    async onDelete() {
+      if (!(await confirmDelete(`project “${project.name}”`, url))) return;
+      toast(`Project “${project.name}” deleted.`, "success");
+      load();
+    },
+  });
   return el(
     "li",
     { class: "project-item", testid: "project-item", dataset: { projectId: project.id } },
@@ -29,6 +41,7 @@ function projectItem(project) {
         el("span", { class: "muted small" }, classCount),
       ),
     ),
+    el("div", { class: "project-manage" }, ...manage),
   );
 }
 
