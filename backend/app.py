@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from backend.api import (
     auth,
+    classes,
     datasets,
     frames,
     health,
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
         auth,
         users,
         projects,
+        classes,
         videos,
         frames,
         datasets,

@@ -42,4 +42,5 @@ class ProjectOut(BaseModel):
     id: int
     name: str
     initial_mask: str
+    classes_version: int
     classes: list[ClassOut]
