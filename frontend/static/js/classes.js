@@ -4,12 +4,12 @@
 // a remap job whose progress shows here.
 import { api, getJSON, postJSON } from "./api.js";
 import { byTestId, el, formatNumber, showMessage, toast } from "./dom.js";
-import { jobCard, watchJob } from "./jobs-common.js";
+import { FINISHED, jobCard, watchJob } from "./jobs-common.js";
 
 const main = document.getElementById("main");
 const projectId = Number(main.dataset.projectId);
 const chips = byTestId("class-list");
-const count = (n, word) => `${formatNumber(n, 0)} ${word}${n === 1 ? "" : "s"}`;
+const count = (n, word, plural = `${word}s`) => `${formatNumber(n, 0)} ${n === 1 ? word : plural}`;
 
 let project = null;
 // The editor's rows: {index (current id, null = new), name, color, removed, into (id or "")}.
@@ -160,7 +160,7 @@ function describe(preview) {
     return el("li", {}, `${nameOf(r.index)}: ${count(px, "pixel")} in ${count(masks, "mask")} become ${into}.`);
   });
   const moved = live().filter((r, pos) => r.index !== null && r.index !== pos);
-  if (moved.length) lines.push(el("li", {}, `${count(moved.length, "class")} get a new id (${moved.map((r) => r.name).join(", ")}).`));
+  if (moved.length) lines.push(el("li", {}, `${count(moved.length, "class", "classes")} get a new id (${moved.map((r) => r.name).join(", ")}).`));
   confirmBox.replaceChildren(
     el("p", { class: "classes-confirm-title" }, `This rewrites ${count(preview.masks, "mask")} (${count(preview.pixels, "pixel")} change id).`),
     el("ul", {}, ...lines),
@@ -207,6 +207,8 @@ function follow(job) {
   save.hidden = true;
   watchJob(job.id, async (current) => {
     card.update(current);
+    // Once the job has ended the editor works on the classes as they now are.
+    if (FINISHED.has(current.status)) save.hidden = false;
     if (current.status === "succeeded") {
       show(await getJSON(`/api/projects/${projectId}`));
       toast(`Classes changed; ${count(current.result.masks, "mask")} remapped.`, "success");
