@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, Invalid
 from backend.models import Frame, Job, Mask, Project
-from backend.services.jobs import create_job
+from backend.services.jobs import WAIT_FOR_REMAP, create_job
 from backend.services.projects import (
     REMAP_KIND,
     ClassSpec,
@@ -26,7 +26,7 @@ from backend.services.projects import (
 
 UNLABELED = 255
 # Jobs that read the class list or the masks: a change of ids waits until they are over.
-MASK_JOBS = ("train", "evaluate", "prelabel", "import", "export", REMAP_KIND)
+MASK_JOBS = tuple(WAIT_FOR_REMAP)
 ACTIVE = ("queued", "running")
 
 

@@ -142,6 +142,10 @@ def test_merge_runs_as_a_job_that_writes_remap_versions(client, project, frames,
     assert blocked.status_code == 409 and "being changed" in blocked.json()["detail"]
     again = _change(client, pid, KEEP)
     assert again.status_code == 409 and f"Job {job['id']}" in again.json()["detail"]
+    export = client.post(f"/api/projects/{pid}/exports", json={})
+    assert export.status_code == 409 and "class ids" in export.json()["detail"]
+    patched = client.patch(f"/api/projects/{pid}", json={"classes": KEEP})
+    assert patched.status_code == 409
     assert _run(client, job["id"]) == "succeeded"
     after = client.get(f"/api/projects/{pid}").json()
     assert [(c["index"], c["name"]) for c in after["classes"]] == [
