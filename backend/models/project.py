@@ -18,6 +18,9 @@ class Project(Timestamped, Base):
     initial_mask: Mapped[str] = mapped_column(String(20), default="unlabeled")
     # Bumped by every class edit, so that an editor working on an older list gets 409.
     classes_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Bumped by each remap job: pages send it with mask saves, so one loaded before a reorder,
+    # removal or merge cannot store strokes under the old ids.
+    class_ids_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # One entry per remap job that changed class ids: {"job_id", "after_mask_id", "table"};
     # mask versions with id <= after_mask_id hold the ids from before it (old id -> table[id]).
     class_remaps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)

@@ -43,4 +43,5 @@ class ProjectOut(BaseModel):
     name: str
     initial_mask: str
     classes_version: int
+    class_ids_version: int
     classes: list[ClassOut]

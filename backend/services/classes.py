@@ -248,6 +248,7 @@ def apply_remap(
     session.flush()
     entry = {"job_id": job_id, "after_mask_id": after, "table": params["table"]}
     project.class_remaps = [*(project.class_remaps or []), entry]
+    project.class_ids_version += 1
     session.flush()
     _bump(session, project, version)
     return {"masks": len(written), "classes_version": version + 1, "table": params["table"]}

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from backend.errors import Conflict, Invalid, NotFound, PreconditionRequired
-from backend.models import Frame, Job, LabelClass, Mask
+from backend.errors import Conflict, Invalid, NotFound, PreconditionFailed, PreconditionRequired
+from backend.models import Frame, Job, LabelClass, Mask, Project
 from backend.services.classes import history_lut
 from backend.services.frames import get_frame
 from backend.services.mask_codec import blank_mask, check_mask, encode_mask, remap_png
@@ -70,11 +70,12 @@ class SavedVersion:
 # The save is the painter's hot path (an autosave every few seconds per annotator), so its
 # statements are built once and run as Core SQL: no ORM objects, one row read, one update,
 # one insert.
-_FRAMES, _CLASSES, _MASKS, _JOBS = (
+_FRAMES, _CLASSES, _MASKS, _JOBS, _PROJECTS = (
     Frame.__table__,
     LabelClass.__table__,
     Mask.__table__,
     Job.__table__,
+    Project.__table__,
 )
 _FRAME = select(
     _FRAMES.c.project_id,
@@ -91,6 +92,9 @@ _FRAME = select(
         _JOBS.c.kind == REMAP_KIND,
         _JOBS.c.status.in_(("queued", "running")),
     )
+    .scalar_subquery(),
+    select(_PROJECTS.c.class_ids_version)
+    .where(_PROJECTS.c.id == _FRAMES.c.project_id)
     .scalar_subquery(),
 ).where(_FRAMES.c.id == bindparam("frame_id"))
 # The conditional update is the lock: of two concurrent saves of one version, one wins.
@@ -116,16 +120,25 @@ def save_mask(
     data: bytes,
     expected_version: int,
     source: str = "painter",
+    class_ids_version: int | None = None,
 ) -> SavedVersion:
-    """Store a new version if the client edited the current one; file first, then the row."""
+    """Store a new version if the client edited the current one; file first, then the row.
+
+    A client that says which class_ids_version it painted in is refused (412) after a remap.
+    """
     row = session.execute(_FRAME, {"frame_id": frame_id}).one_or_none()
     if row is None:
         raise NotFound(f"Frame {frame_id} does not exist.")
-    project_id, width, height, current, n_classes, remapping = row
+    project_id, width, height, current, n_classes, remapping, ids_version = row
     if remapping:
         raise Conflict(
             "The project's classes are being changed (a remap job runs); save again once it "
             "has ended, after reloading the page."
+        )
+    if class_ids_version is not None and class_ids_version != ids_version:
+        raise PreconditionFailed(
+            "The project's classes were reordered, removed or merged since this page was "
+            "loaded; reload it (unsaved strokes would be stored under the old class ids)."
         )
     counts = check_mask(data, width, height, n_classes)
     if current != expected_version:

@@ -19,10 +19,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("classes_version", sa.Integer(), server_default="0", nullable=False)
         )
+        batch_op.add_column(
+            sa.Column("class_ids_version", sa.Integer(), server_default="0", nullable=False)
+        )
         batch_op.add_column(sa.Column("class_remaps", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("projects", schema=None) as batch_op:
         batch_op.drop_column("class_remaps")
+        batch_op.drop_column("class_ids_version")
         batch_op.drop_column("classes_version")

@@ -171,7 +171,20 @@ def test_merge_runs_as_a_job_that_writes_remap_versions(client, project, frames,
     restored = client.post(f"/api/frames/{a}/masks/2/restore", headers={"If-Match": '"3"'})
     assert restored.status_code == 200, restored.text
     assert restored.json()["version"] == 4
-    assert _save(client, b, 1, [0, 1, 1, 1]).status_code == 200
+    # A page loaded before the remap paints in the old ids: its saves are refused.
+    res = client.put(
+        f"/api/frames/{b}/mask",
+        content=_mask([0, 1, 1, 1]),
+        headers={"Content-Type": "image/png", "If-Match": '"1"', "X-Class-Ids-Version": "0"},
+    )
+    assert res.status_code == 412 and "reload" in res.json()["detail"]
+    assert after["class_ids_version"] == 1
+    res = client.put(
+        f"/api/frames/{b}/mask",
+        content=_mask([0, 1, 1, 1]),
+        headers={"Content-Type": "image/png", "If-Match": '"1"', "X-Class-Ids-Version": "1"},
+    )
+    assert res.status_code == 200, res.text
 
 
 def test_reorder_and_remove_to_unlabeled_compose_in_the_history(client, project, frames):
