@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from backend.db import session_scope
-from backend.models import Job
+from backend.models import Frame, Job
+from backend.services.prelabel import human_edited
 from tests.api.test_frames import _png
 from worker.remap import run_remap
 from worker.runner import run_job
@@ -201,6 +202,9 @@ def test_reorder_and_remove_to_unlabeled_compose_in_the_history(client, project,
     assert np.array_equal(_read(client.get(f"/api/frames/{a}/mask"))[0, ::10], [1, 255, 0, 255])
     # Version 2 was saved before both changes: both tables apply to it.
     assert np.array_equal(_read(client.get(f"/api/frames/{a}/masks/2"))[0, ::10], [1, 255, 0, 255])
+    # The remapped versions are still a person's work: a pre-label does not replace them.
+    with session_scope(client.app.state.sessions) as session:
+        assert human_edited(session, session.get(Frame, a))
 
 
 def test_cancelled_remap_changes_nothing(client, project, frames, dispatcher):

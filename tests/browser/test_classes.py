@@ -64,6 +64,7 @@ def test_edit_classes_then_merge_with_a_remap_job(page: Page, live_server):
     card = dialog.get_by_test_id("job-card")
     expect(card).to_have_attribute("data-status", "succeeded", timeout=30_000)
     expect(card.get_by_test_id("job-progress")).to_have_attribute("aria-valuenow", "100")
+    expect(dialog.get_by_test_id("classes-save")).to_have_text("Save")
     page.screenshot(path=str(SHOTS / "job.png"))
     expect(chips).to_have_text(["traffic sign", "background", "person"])
     ids = page.get_by_test_id("class-item").locator(".class-index")

@@ -208,7 +208,10 @@ function follow(job) {
   watchJob(job.id, async (current) => {
     card.update(current);
     // Once the job has ended the editor works on the classes as they now are.
-    if (FINISHED.has(current.status)) save.hidden = false;
+    if (FINISHED.has(current.status)) {
+      save.hidden = false;
+      save.textContent = "Save";
+    }
     if (current.status === "succeeded") {
       show(await getJSON(`/api/projects/${projectId}`));
       toast(`Classes changed; ${count(current.result.masks, "mask")} remapped.`, "success");
