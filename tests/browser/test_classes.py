@@ -34,6 +34,20 @@ def test_edit_classes_then_merge_with_a_remap_job(page: Page, live_server):
     expect(dialog).to_be_visible()
     rows = dialog.get_by_test_id("class-row")
     expect(rows).to_have_count(3)
+    # Someone else edits the classes meanwhile: this edit is refused, not saved over theirs.
+    other = http.get(f"{live_server.url}/api/projects/{pid}").json()
+    res = http.put(
+        f"{live_server.url}/api/projects/{pid}/classes",
+        json={"version": other["classes_version"], "classes": other["classes"]},
+    )
+    assert res.status_code == 200, res.text
+    rows.nth(0).get_by_test_id("class-name").fill("ground")
+    dialog.get_by_test_id("classes-save").click()
+    expect(dialog.get_by_test_id("classes-error")).to_contain_text("changed since you loaded them")
+    page.screenshot(path=str(SHOTS / "stale.png"))
+    dialog.get_by_test_id("classes-close").click()
+    page.get_by_test_id("classes-edit").click()
+    expect(rows.nth(0).get_by_test_id("class-name")).to_have_value("background")
     rows.nth(1).get_by_test_id("class-name").fill("vehicle")
     rows.nth(1).get_by_test_id("class-color").fill("#ff0000")
     dialog.get_by_test_id("classes-add").click()
