@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from backend.api import (
     auth,
+    classes,
     datasets,
     frame_navigation,
     frames,
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, dispatcher=None) -> FastAPI:
         users,
         projects,
         project_progress,
+        classes,
         videos,
         frames,
         review,

@@ -67,6 +67,12 @@ class Unavailable(DomainError):
     status_code = 503
 
 
+class PreconditionFailed(DomainError):
+    """A precondition the client sent (e.g. X-Class-Ids-Version) no longer holds."""
+
+    status_code = 412
+
+
 class PreconditionRequired(DomainError):
     """A conditional request was sent without its precondition (If-Match)."""
 

@@ -84,6 +84,14 @@ def export_dataset(self, job_id: int) -> str:
     return run_job(job_id, run_export, *_deps(self.app))
 
 
+@shared_task(name="segtune.remap", bind=True)
+def remap(self, job_id: int) -> str:
+    """Rewrite a project's masks in new class ids after a reorder, removal or merge."""
+    from worker.remap import run_remap
+
+    return run_job(job_id, run_remap, *_deps(self.app))
+
+
 @worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
     # Database connections must not be shared across fork: each child makes its own.

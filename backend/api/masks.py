@@ -76,6 +76,9 @@ async def put_mask(
     frame_id: int,
     data: bytes = Depends(png_body),
     if_match: str | None = Header(None),
+    x_class_ids_version: int | None = Header(
+        None, description="The project's class_ids_version the mask was painted in (412 if old)."
+    ),
     session: Session = DbSession,
     storage=Depends(get_storage),
 ):
@@ -84,7 +87,16 @@ async def put_mask(
     author_id = request.state.identity.user.id  # set by the access check every route runs
     # A coroutine with one explicit hop: the save is the painter's hot path.
     return await in_request_thread(
-        request, masks.save_mask, session, storage, frame_id, data, version, "painter", author_id
+        request,
+        masks.save_mask,
+        session,
+        storage,
+        frame_id,
+        data,
+        version,
+        "painter",
+        author_id,
+        x_class_ids_version,
     )
 
 

@@ -42,4 +42,6 @@ class ProjectOut(BaseModel):
     id: int
     name: str
     initial_mask: str
+    classes_version: int
+    class_ids_version: int
     classes: list[ClassOut]

@@ -13,6 +13,7 @@ from backend.errors import Conflict, NotFound, Unavailable
 from backend.models import Job
 from backend.models.base import utcnow
 from backend.models.job import FINISHED
+from backend.services.projects import remap_running
 from backend.storage import LocalStorage
 
 Dispatcher = Callable[[Job], None]
@@ -20,6 +21,8 @@ Revoker = Callable[[Job], None]
 
 WORKER_LOST = "worker lost: the worker stopped reporting while running this job"
 BROKER_DOWN = "The job queue (broker) was unreachable, so the job never started; retry it later."
+# Jobs that read or write a project's masks or class list: none starts while a class remap runs.
+WAIT_FOR_REMAP = frozenset({"train", "evaluate", "prelabel", "import", "export", "remap"})
 
 
 class JobCancelled(Exception):
@@ -34,6 +37,12 @@ def create_job(
     queue: str = "cpu",
 ) -> Job:
     """Insert a queued job row (the caller commits, then dispatches)."""
+    if project_id is not None and kind in WAIT_FOR_REMAP:
+        remap = remap_running(session, project_id)
+        if remap is not None:
+            raise Conflict(
+                f"Job {remap} is changing this project's class ids; start this once it has ended."
+            )
     job = Job(kind=kind, params=params, project_id=project_id, queue=queue, status="queued")
     session.add(job)
     session.flush()

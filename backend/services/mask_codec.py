@@ -55,6 +55,15 @@ def encode_mask(labels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def remap_png(data: bytes, table: list[int]) -> tuple[bytes, dict[str, int]]:
+    """A stored mask PNG with every id v replaced by table[v], and its new pixel counts."""
+    with Image.open(io.BytesIO(data)) as image:
+        # Stored masks are mode L or P; for P the palette indices are the class ids.
+        labels = np.asarray(image)
+    remapped = np.asarray(table, np.uint8)[labels]
+    return encode_mask(remapped), pixel_counts(remapped)
+
+
 def blank_mask(width: int, height: int, initial: str) -> np.ndarray:
     """The starting mask of a frame: all unlabeled, or all background (class 0)."""
     return np.full((height, width), 0 if initial == "background" else UNLABELED, np.uint8)

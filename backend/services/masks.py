@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from backend.errors import Conflict, Invalid, NotFound, PreconditionRequired
-from backend.models import Frame, LabelClass, Mask, User
+from backend.errors import Conflict, Invalid, NotFound, PreconditionFailed, PreconditionRequired
+from backend.models import Frame, Job, LabelClass, Mask, Project, User
+from backend.services.classes import history_lut
 from backend.services.frames import get_frame
-from backend.services.mask_codec import blank_mask, check_mask, encode_mask
-from backend.services.projects import get_project
+from backend.services.mask_codec import blank_mask, check_mask, encode_mask, remap_png
+from backend.services.projects import REMAP_KIND, get_project
 from backend.storage import LocalStorage, new_key
 
 
@@ -51,7 +52,11 @@ def _version_bytes(session: Session, storage: LocalStorage, frame: Frame, versio
     if mask is None:
         raise NotFound(f"Frame {frame.id} has no mask version {version}.")
     with storage.open_read(mask.storage_key) as fh:
-        return fh.read()
+        data = fh.read()
+    # A version saved before a class remap is read in today's class ids.
+    project = get_project(session, frame.project_id)
+    table = history_lut(project, mask.id, mask.class_pixel_counts)
+    return data if table is None else remap_png(data, table)[0]
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,13 @@ class SavedVersion:
 # The save is the painter's hot path (an autosave every few seconds per annotator), so its
 # statements are built once and run as Core SQL: no ORM objects, one row read, one update,
 # one insert.
-_FRAMES, _CLASSES, _MASKS = Frame.__table__, LabelClass.__table__, Mask.__table__
+_FRAMES, _CLASSES, _MASKS, _JOBS, _PROJECTS = (
+    Frame.__table__,
+    LabelClass.__table__,
+    Mask.__table__,
+    Job.__table__,
+    Project.__table__,
+)
 _FRAME = select(
     _FRAMES.c.project_id,
     _FRAMES.c.width,
@@ -73,6 +84,17 @@ _FRAME = select(
     _FRAMES.c.mask_version,
     select(func.count(_CLASSES.c.id))
     .where(_CLASSES.c.project_id == _FRAMES.c.project_id)
+    .scalar_subquery(),
+    # A class remap job rewrites the masks in the old ids: saves wait until it has ended.
+    select(func.count(_JOBS.c.id))
+    .where(
+        _JOBS.c.project_id == _FRAMES.c.project_id,
+        _JOBS.c.kind == REMAP_KIND,
+        _JOBS.c.status.in_(("queued", "running")),
+    )
+    .scalar_subquery(),
+    select(_PROJECTS.c.class_ids_version)
+    .where(_PROJECTS.c.id == _FRAMES.c.project_id)
     .scalar_subquery(),
 ).where(_FRAMES.c.id == bindparam("frame_id"))
 # The conditional update is the lock: of two concurrent saves of one version, one wins.
@@ -100,12 +122,26 @@ def save_mask(
     expected_version: int,
     source: str = "painter",
     author_id: int | None = None,
+    class_ids_version: int | None = None,
 ) -> SavedVersion:
-    """Store a new version if the client edited the current one; file first, then the row."""
+    """Store a new version if the client edited the current one; file first, then the row.
+
+    A client that says which class_ids_version it painted in is refused (412) after a remap.
+    """
     row = session.execute(_FRAME, {"frame_id": frame_id}).one_or_none()
     if row is None:
         raise NotFound(f"Frame {frame_id} does not exist.")
-    project_id, width, height, current, n_classes = row
+    project_id, width, height, current, n_classes, remapping, ids_version = row
+    if remapping:
+        raise Conflict(
+            "The project's classes are being changed (a remap job runs); save again once it "
+            "has ended, after reloading the page."
+        )
+    if class_ids_version is not None and class_ids_version != ids_version:
+        raise PreconditionFailed(
+            "The project's classes were reordered, removed or merged since this page was "
+            "loaded; reload it (unsaved strokes would be stored under the old class ids)."
+        )
     counts = check_mask(data, width, height, n_classes)
     if current != expected_version:
         raise StaleVersion(frame_id, current)

@@ -63,8 +63,13 @@ def human_edited(session: Session, frame: Frame) -> bool:
     """Whether the frame's current mask came from a person (painted, imported or restored)."""
     if frame.mask_version == 0:
         return False
+    # A class remap rewrites ids, not authorship: the version it was made from decides.
     source = session.scalar(
-        select(Mask.source).where(Mask.frame_id == frame.id, Mask.version == frame.mask_version)
+        select(Mask.source)
+        .where(Mask.frame_id == frame.id, Mask.version <= frame.mask_version)
+        .where(Mask.source != "remap")
+        .order_by(Mask.version.desc())
+        .limit(1)
     )
     return source in HUMAN_SOURCES
 

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.errors import Invalid, NotFound
-from backend.models import LabelClass, Membership, Project, User
+from backend.errors import Conflict, Invalid, NotFound
+from backend.models import Job, LabelClass, Membership, Project, User
 
 MAX_CLASSES = 254  # pixel value 255 is reserved for "unlabeled"
 DEFAULT_CLASSES = (("background", "#000000"), ("car", "#1f77ff"), ("traffic sign", "#ffd200"))
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 INITIAL_MASKS = ("unlabeled", "background")
+REMAP_KIND = "remap"
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ class ClassSpec:
     color: str
 
 
-def _validated_classes(classes: list[ClassSpec]) -> list[ClassSpec]:
+def validated_classes(classes: list[ClassSpec]) -> list[ClassSpec]:
+    """The classes cleaned (names stripped, colours lower case), or Invalid saying why."""
     if not classes:
         raise Invalid("A project needs at least one class.")
     if len(classes) > MAX_CLASSES:
@@ -63,7 +65,7 @@ def create_project(
 
     The owner (the user creating it) becomes its first member with the role `owner`.
     """
-    specs = _validated_classes(classes or [ClassSpec(n, c) for n, c in DEFAULT_CLASSES])
+    specs = validated_classes(classes or [ClassSpec(n, c) for n, c in DEFAULT_CLASSES])
     if initial_mask not in INITIAL_MASKS:
         raise Invalid(f"initial_mask must be one of {', '.join(INITIAL_MASKS)}.")
     project = Project(name=_clean_name(name), initial_mask=initial_mask)
@@ -108,17 +110,42 @@ def update_project(
             raise Invalid(f"initial_mask must be one of {', '.join(INITIAL_MASKS)}.")
         project.initial_mask = initial_mask
     if classes is not None:
-        specs = _validated_classes(classes)
-        by_index = {c.index: c for c in project.classes}
-        for i, spec in enumerate(specs):
-            if i in by_index:
-                by_index[i].name, by_index[i].color = spec.name, spec.color
-            else:
-                project.classes.append(LabelClass(index=i, name=spec.name, color=spec.color))
-        for index in [i for i in by_index if i >= len(specs)]:
-            project.classes.remove(by_index[index])
+        specs = validated_classes(classes)
+        if len(specs) < len(project.classes):
+            # Dropping the last classes would leave their ids in the masks, meaning nothing.
+            raise Invalid(
+                "Removing classes remaps the masks: use PUT /api/projects/{id}/classes, "
+                "which says what becomes of each removed class."
+            )
+        job = remap_running(session, project_id)
+        if job is not None:
+            raise Conflict(f"Job {job} is changing this project's classes; wait until it ends.")
+        replace_classes(project, specs)
+        project.classes_version += 1
     session.flush()
     return project
+
+
+def replace_classes(project: Project, specs: list[ClassSpec]) -> None:
+    """Give the project these classes in this order (index = position), renaming in place."""
+    by_index = {c.index: c for c in project.classes}
+    for i, spec in enumerate(specs):
+        if i in by_index:
+            by_index[i].name, by_index[i].color = spec.name, spec.color
+        else:
+            project.classes.append(LabelClass(index=i, name=spec.name, color=spec.color))
+    for index in [i for i in by_index if i >= len(specs)]:
+        project.classes.remove(by_index[index])
+
+
+def remap_running(session: Session, project_id: int) -> int | None:
+    """The id of the project's queued or running class remap job, if any."""
+    query = select(Job.id).where(
+        Job.project_id == project_id,
+        Job.kind == REMAP_KIND,
+        Job.status.in_(("queued", "running")),
+    )
+    return session.scalars(query).first()
 
 
 def delete_project(session: Session, project_id: int) -> list[str]:

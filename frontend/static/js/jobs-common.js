@@ -14,6 +14,7 @@ const KIND_NAMES = {
   prelabel: "Pre-label",
   export_onnx: "ONNX export",
   register_model: "Model check",
+  remap: "Class remap",
 };
 export const kindName = (kind) => KIND_NAMES[kind] || kind;
 

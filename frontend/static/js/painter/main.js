@@ -82,6 +82,7 @@ async function boot() {
     frameId: frame.id,
     labelMap,
     version: mask.version,
+    classIdsVersion: project.class_ids_version,
     onState: (state) => panel.setSaveState(state),
     onSaved(result) {
       if (frame.label_status === "unlabeled") panel.setLabelStatus("in_progress");

@@ -47,11 +47,12 @@ export async function fetchVersion(frameId) {
 
 export class Sync {
   /**
-   * labelMap: the LabelMap; version: the loaded ETag; onState(state); onSaved(result);
+   * labelMap: the LabelMap; version: the loaded ETag; classIdsVersion: the project's
+   * class_ids_version the page was loaded with (sent with each save); onState(state); onSaved(result);
    * onConflict(currentVersion); onError(message).
    */
-  constructor({ frameId, labelMap, version, onState, onSaved, onConflict, onError }) {
-    Object.assign(this, { frameId, labelMap, onState, onSaved, onConflict, onError });
+  constructor({ frameId, labelMap, version, classIdsVersion, onState, onSaved, onConflict, onError }) {
+    Object.assign(this, { frameId, labelMap, classIdsVersion, onState, onSaved, onConflict, onError });
     this.version = String(version);
     this.state = "saved";
     this.edits = 0; // bumped on every change
@@ -118,6 +119,8 @@ export class Sync {
         headers: csrfHeaders({
           "Content-Type": "image/png",
           "If-Match": `"${this.version}"`,
+          // After a class reorder, removal or merge the server refuses strokes in the old ids.
+          ...(this.classIdsVersion === undefined ? {} : { "X-Class-Ids-Version": String(this.classIdsVersion) }),
           Accept: "application/json",
         }),
         body,
