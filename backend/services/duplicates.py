@@ -15,7 +15,7 @@ _KINDS = {Video: ("video", Video.filename), Frame: ("frame", Frame.source_name)}
 def find_duplicates(
     session: Session, model: type[Video] | type[Frame], project_id: int, uploads: list[tuple]
 ) -> list[dict[str, Any]]:
-    """Uploads (name, sha256) identical to a stored one of the project, or to an earlier upload."""
+    """Uploads (name, sha256) identical to a stored video or frame of the project."""
     kind, label = _KINDS[model]
     hashes = {sha for _, sha in uploads if sha}
     stored: dict[str, tuple[int, str | None]] = {}
@@ -27,33 +27,21 @@ def find_duplicates(
         )
         for sha, row_id, name in rows:
             stored.setdefault(sha, (row_id, name))
-    found, earlier = [], {}
-    for index, (name, sha) in enumerate(uploads):
-        if not sha:
-            continue
-        if sha in stored:
-            row_id, existing = stored[sha]
-            found.append(_entry(index, name, kind, row_id, existing))
-        elif sha in earlier:
-            found.append(_entry(index, name, kind, None, earlier[sha]))
-        else:
-            earlier[sha] = name
-    return found
-
-
-def _entry(index: int, name: str, kind: str, row_id: int | None, existing: str | None) -> dict:
-    return {
-        "index": index,
-        "filename": name,
-        "kind": kind,
-        "existing_id": row_id,
-        "existing_name": existing,
-    }
+    # Copies within one upload are not reported: nothing of theirs is stored yet.
+    return [
+        {
+            "index": index,
+            "filename": name,
+            "kind": kind,
+            "existing_id": stored[sha][0],
+            "existing_name": stored[sha][1],
+        }
+        for index, (name, sha) in enumerate(uploads)
+        if sha in stored
+    ]
 
 
 def _describe(found: dict[str, Any]) -> str:
-    if found["existing_id"] is None:
-        return f"{found['filename']} is identical to {found['existing_name']} in the same upload"
     what = f"{found['kind']} {found['existing_id']}"
     return f"{found['filename']} is identical to {found['existing_name']} ({what})"
 

@@ -77,22 +77,28 @@ def test_identical_images_are_refused_skipped_or_kept(client, project):
     assert first.status_code == 201, first.text
     red_id = first.json()[0]["id"]
 
-    # One duplicate of a stored frame and one repeated within the upload: all or none.
-    batch = {"blue.png": blue, "red-again.png": red, "blue-copy.png": blue}
+    # One duplicate of a stored frame refuses the whole upload (all or none).
+    batch = {"blue.png": blue, "red-again.png": red}
     refused = _post_images(client, project["id"], batch)
     assert refused.status_code == 409, refused.text
-    found = {d["filename"]: d for d in refused.json()["duplicates"]}
-    assert set(found) == {"red-again.png", "blue-copy.png"}
-    assert found["red-again.png"]["existing_id"] == red_id
-    assert found["red-again.png"]["existing_name"] == "red.png"
-    assert found["blue-copy.png"]["existing_id"] is None
-    assert found["blue-copy.png"]["existing_name"] == "blue.png"
-    assert "red-again.png is identical to red.png (frame" in refused.json()["detail"]
+    assert refused.json()["duplicates"] == [
+        {
+            "index": 1,
+            "filename": "red-again.png",
+            "kind": "frame",
+            "existing_id": red_id,
+            "existing_name": "red.png",
+        }
+    ]
+    assert f"red-again.png is identical to red.png (frame {red_id})" in refused.json()["detail"]
     assert len(client.get(f"/api/projects/{project['id']}/frames").json()) == 1
 
-    skipped = _post_images(client, project["id"], {**batch, "green.png": green}, duplicates="skip")
+    # Copies within one upload are not duplicates of anything stored.
+    skipped = _post_images(
+        client, project["id"], {**batch, "green.png": green, "g2.png": green}, duplicates="skip"
+    )
     assert skipped.status_code == 201, skipped.text
-    assert [f["source_name"] for f in skipped.json()] == ["blue.png", "green.png"]
+    assert [f["source_name"] for f in skipped.json()] == ["blue.png", "green.png", "g2.png"]
 
     only_dupes = _post_images(client, project["id"], {"red3.png": red}, duplicates="skip")
     assert only_dupes.status_code == 201 and only_dupes.json() == []
@@ -102,4 +108,4 @@ def test_identical_images_are_refused_skipped_or_kept(client, project):
     with session_scope(client.app.state.sessions) as session:
         hashes = session.scalars(select(Frame.content_sha256).order_by(Frame.id)).all()
     assert hashes[0] == hashes[-1] == hashlib.sha256(red).hexdigest()
-    assert len(hashes) == 4
+    assert len(hashes) == 5

@@ -238,7 +238,8 @@ function setupExport(dialog) {
         if (done.status !== "succeeded") return;
         // A plain link: the browser sends the session cookie and saves the file itself.
         link.href = `/api/exports/${done.id}/download`;
-        link.textContent = `Download ${done.result.filename} (${done.result.frames} frames, ${formatBytes(done.result.bytes)})`;
+        const { filename, frames, bytes } = done.result;
+        link.textContent = `Download ${filename} (${frames} frame${frames === 1 ? "" : "s"}, ${formatBytes(bytes)})`;
         ready.hidden = false;
       });
     } catch (error) {
