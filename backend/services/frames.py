@@ -87,8 +87,8 @@ def add_images(
 ) -> list[Frame]:
     """Store uploaded images (path, name, sha256) as frames; if any one is bad, none is kept.
 
-    Images identical to a frame of the project (or to one sent before them) are refused with
-    the frames' ids, left out (`duplicates` "skip") or stored again ("keep").
+    Images identical to a stored frame of the project are refused with the frames' ids, left
+    out (`duplicates` "skip") or stored again ("keep").
     """
     written: list[str] = []
     try:
