@@ -5,21 +5,34 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend.api.access import account, by
 from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storage
 from backend.api.uploads import BINARY, discard, multipart_body, receive_files
 from backend.errors import Invalid
-from backend.schemas.datasets import ExportRequest, MappingPreset
+from backend.schemas.datasets import ExportRequest, ImportPreview, MappingPreset
 from backend.schemas.jobs import JobOut
 from backend.services import jobs
-from backend.services.datasets import exports, imports
+from backend.services.datasets import exports, imports, preview
 from backend.services.datasets.classmap import PRESETS
 from backend.services.projects import get_project
 
 router = APIRouter(tags=["datasets"])
 
 ZIP_BODY = multipart_body({"file": BINARY}, ["file"])
+LAYOUT = Literal["auto", "plain", "color", "camvid", "cityscapes", "segtune"]
+MAPPING = Query(
+    None, description='A preset name or a JSON object such as {"8": "car", "default": 0}.'
+)
+
+
+async def _one_zip(request: Request, storage, settings):
+    files = await receive_files(request, storage, {"file"}, settings)
+    if len(files) != 1:
+        discard(files)
+        raise Invalid("Send exactly one zip in the multipart field 'file'.")
+    return files[0]
 
 
 @router.post(
@@ -31,10 +44,8 @@ ZIP_BODY = multipart_body({"file": BINARY}, ["file"])
 async def import_dataset(
     project_id: int,
     request: Request,
-    layout: Literal["auto", "plain", "color", "camvid", "cityscapes", "segtune"] = "auto",
-    mapping: str | None = Query(
-        None, description='A preset name or a JSON object such as {"8": "car", "default": 0}.'
-    ),
+    layout: LAYOUT = "auto",
+    mapping: str | None = MAPPING,
     split: Literal["auto", "none", "train", "val", "test"] = "auto",
     session: Session = DbSession,
     storage=Depends(get_storage),
@@ -43,11 +54,7 @@ async def import_dataset(
 ):
     """Upload a dataset zip (multipart field `file`) and queue its import."""
     get_project(session, project_id)
-    files = await receive_files(request, storage, {"file"}, settings)
-    if len(files) != 1:
-        discard(files)
-        raise Invalid("Send exactly one zip in the multipart field 'file'.")
-    upload = files[0]
+    upload = await _one_zip(request, storage, settings)
     job = imports.request_import(
         session,
         storage,
@@ -60,6 +67,29 @@ async def import_dataset(
         split=split,
     )
     return jobs.enqueue(session, job, dispatcher.dispatch)
+
+
+@router.post(
+    "/api/projects/{project_id}/imports/preview",
+    response_model=ImportPreview,
+    openapi_extra={**ZIP_BODY, **by("project_id")},
+)
+async def preview_import(
+    project_id: int,
+    request: Request,
+    layout: LAYOUT = "auto",
+    mapping: str | None = MAPPING,
+    session: Session = DbSession,
+    storage=Depends(get_storage),
+    settings=Depends(get_settings),
+):
+    """Inspect a dataset zip without importing it: layout, frames, source values -> classes."""
+    get_project(session, project_id)
+    upload = await _one_zip(request, storage, settings)
+    # Decoding the sampled masks takes a while: not on the event loop.
+    return await run_in_threadpool(
+        preview.preview_zip, session, settings, project_id, upload.path, layout, mapping
+    )
 
 
 @router.get("/api/imports/presets", response_model=list[MappingPreset], openapi_extra=account())

@@ -1,5 +1,7 @@
 """Frame routes: image upload, listing, pixels, splits."""
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
@@ -25,14 +27,17 @@ IMAGES_BODY = multipart_body({"files": {"type": "array", "items": BINARY}}, ["fi
 async def upload_images(
     project_id: int,
     request: Request,
+    duplicates: Literal["refuse", "skip", "keep"] = Query(
+        "refuse", description="Images identical to a frame of the project: 409, left out, or kept."
+    ),
     session: Session = DbSession,
     storage=Depends(get_storage),
     settings=Depends(get_settings),
 ):
     """Upload JPEG/PNG images as frames (multipart field `files`, several); all or none."""
     files = await receive_files(request, storage, {"files"}, settings)
-    uploads = [(f.path, f.filename) for f in files]
-    return frames.add_images(session, storage, settings, project_id, uploads)
+    uploads = [(f.path, f.filename, f.sha256) for f in files]
+    return frames.add_images(session, storage, settings, project_id, uploads, duplicates)
 
 
 @router.get(

@@ -1,6 +1,7 @@
 """Streaming multipart parsing: file parts go straight to temporary files, never into memory."""
 
 import contextlib
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ class UploadedFile:
     filename: str | None
     path: Path
     size: int = 0
+    sha256: str = ""  # of the received bytes, hashed as they stream in
 
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -44,6 +46,7 @@ class _State:
     header_value: bytes = b""
     current: UploadedFile | None = None
     handle: object = None
+    hasher: object = None
     text_field: str | None = None
     parts: int = 0
     total: int = 0
@@ -90,6 +93,7 @@ async def receive_files(
             state.current = UploadedFile(name, raw.decode("utf-8", "replace"), storage.temp_path())
             files.append(state.current)  # before opening: a failed open leaves no temp file
             state.handle = open(state.current.path, "wb")
+            state.hasher = hashlib.sha256()
         elif texts is not None and raw is None:
             if name in texts:  # which copy counts would be a guess (a project_id, say)
                 raise Invalid(f"The form field {name!r} was sent more than once.")
@@ -110,13 +114,16 @@ async def receive_files(
             if len(texts[state.text_field]) > MAX_FIELD_BYTES:
                 raise Invalid(f"The form field {state.text_field!r} is too long.")
         if state.current is not None:
-            state.handle.write(data[start:end])
+            chunk = data[start:end]
+            state.handle.write(chunk)
+            state.hasher.update(chunk)
             state.current.size += end - start
 
     def on_part_end() -> None:
         if state.handle is not None:
             state.handle.close()
-        state.current, state.handle, state.text_field = None, None, None
+            state.current.sha256 = state.hasher.hexdigest()
+        state.current, state.handle, state.hasher, state.text_field = None, None, None, None
         state.headers, state.header_field, state.header_value = {}, b"", b""
 
     parser = MultipartParser(

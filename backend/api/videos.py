@@ -1,6 +1,8 @@
 """Video routes: streamed upload, listing, sampling."""
 
-from fastapi import APIRouter, Depends, Request
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from backend.api.access import by
@@ -23,6 +25,9 @@ router = APIRouter(tags=["videos"])
 async def upload_video(
     project_id: int,
     request: Request,
+    duplicates: Literal["refuse", "keep"] = Query(
+        "refuse", description="A file identical to a video of the project: 409, or kept."
+    ),
     session: Session = DbSession,
     storage=Depends(get_storage),
     settings=Depends(get_settings),
@@ -32,8 +37,16 @@ async def upload_video(
     if len(files) != 1:
         discard(files)
         raise Invalid("Send exactly one video in the multipart field 'file'.")
+    upload = files[0]
     return videos.add_video(
-        session, storage, settings, project_id, files[0].path, files[0].filename
+        session,
+        storage,
+        settings,
+        project_id,
+        upload.path,
+        upload.filename,
+        upload.sha256,
+        duplicates,
     )
 
 

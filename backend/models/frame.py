@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from backend.models.base import Base, Timestamped, UTCDateTime
@@ -21,7 +21,10 @@ class Frame(Timestamped, Base):
     """One image (stored losslessly as PNG) with its split and label status."""
 
     __tablename__ = "frames"
-    __table_args__ = (UniqueConstraint("video_id", "index", name="uq_frames_video_index"),)
+    __table_args__ = (
+        UniqueConstraint("video_id", "index", name="uq_frames_video_index"),
+        Index("ix_frames_project_id_content_sha256", "project_id", "content_sha256"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(
@@ -47,6 +50,8 @@ class Frame(Timestamped, Base):
     review_comment: Mapped[str | None] = mapped_column(Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SHA-256 of the uploaded file (videos, uploaded images), to report an identical upload.
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
     # Read, never stored: the source of the current mask version ("prelabel" = a model draft).
     mask_source: Mapped[str | None] = column_property(
         select(Mask.source)

@@ -1,6 +1,6 @@
 """Uploaded videos and what probing found in them."""
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.models.base import Base, Timestamped
@@ -10,6 +10,7 @@ class Video(Timestamped, Base):
     """A video file stored under the media directory."""
 
     __tablename__ = "videos"
+    __table_args__ = (Index("ix_videos_project_id_content_sha256", "project_id", "content_sha256"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(
@@ -26,3 +27,5 @@ class Video(Timestamped, Base):
     height: Mapped[int] = mapped_column(Integer)
     frame_count: Mapped[int] = mapped_column(Integer)
     rotation: Mapped[int] = mapped_column(Integer, default=0)
+    # SHA-256 of the uploaded file (videos, uploaded images), to report an identical upload.
+    content_sha256: Mapped[str | None] = mapped_column(String(64))

@@ -11,6 +11,7 @@ from backend.db import files_owned_by_rows
 from backend.errors import Invalid, NotFound
 from backend.models import Frame, User
 from backend.models.frame import DRAFT_SOURCE, SPLITS
+from backend.services import duplicates as dupes
 from backend.services.naming import display_filename
 from backend.services.projects import get_project
 from backend.services.review import change_status
@@ -103,18 +104,28 @@ def add_images(
     storage: LocalStorage,
     settings: Settings,
     project_id: int,
-    uploads: list[tuple[Path, str | None]],
+    uploads: list[tuple[Path, str | None, str | None]],
+    duplicates: str = "refuse",
 ) -> list[Frame]:
-    """Store uploaded images as frames; if any one is bad, none is kept."""
+    """Store uploaded images (path, name, sha256) as frames; if any one is bad, none is kept.
+
+    Images identical to a stored frame of the project are refused with the frames' ids, left
+    out (`duplicates` "skip") or stored again ("keep").
+    """
     written: list[str] = []
     try:
         with files_owned_by_rows(session, storage, written):
             get_project(session, project_id)
             if not uploads:
                 raise Invalid("No image files were sent (multipart field 'files').")
+            names = [display_filename(raw_name, "image") for _, raw_name, _ in uploads]
+            hashes = [(name, sha) for name, (_, _, sha) in zip(names, uploads, strict=True)]
+            skipped = dupes.screen(session, Frame, project_id, hashes, duplicates)
             frames = []
-            for path, raw_name in uploads:
-                name = display_filename(raw_name, "image")
+            for i, (path, _, sha) in enumerate(uploads):
+                if i in skipped:
+                    continue
+                name = names[i]
                 image = _decode_image(path, name, settings)
                 key = new_key(f"projects/{project_id}/frames", ".png")
                 with storage.open_write(key) as fh:
@@ -127,13 +138,14 @@ def add_images(
                         storage_key=key,
                         width=image.width,
                         height=image.height,
+                        content_sha256=sha or None,
                     )
                 )
             session.add_all(frames)
             session.commit()  # here: the files must not outlive a failed commit
             return frames
     finally:
-        for path, _ in uploads:
+        for path, _, _ in uploads:
             path.unlink(missing_ok=True)
 
 

@@ -10,6 +10,7 @@ from backend.db import files_owned_by_rows
 from backend.errors import Invalid, NotFound
 from backend.media import probe_video
 from backend.models import Video
+from backend.services import duplicates as dupes
 from backend.services.naming import display_filename, extension
 from backend.services.projects import get_project
 from backend.storage import LocalStorage, new_key
@@ -22,11 +23,20 @@ def add_video(
     project_id: int,
     upload: Path,
     filename: str | None,
+    sha256: str | None = None,
+    duplicates: str = "refuse",
 ) -> Video:
-    """Probe an uploaded file and keep it as a video; on any failure nothing remains."""
+    """Probe an uploaded file and keep it as a video; on any failure nothing remains.
+
+    A file identical (by SHA-256) to a video of the project is refused with its id, unless
+    `duplicates` is "keep".
+    """
     try:
         get_project(session, project_id)
         name = display_filename(filename, "video")
+        if duplicates not in ("refuse", "keep"):
+            raise Invalid("duplicates must be refuse or keep for a video.")
+        dupes.screen(session, Video, project_id, [(name, sha256)], duplicates)
         ext = extension(name)
         info = probe_video(upload, ext)
         if info.duration_s > settings.max_video_duration_s:
@@ -54,6 +64,7 @@ def add_video(
         height=info.height,
         frame_count=info.frame_count,
         rotation=info.rotation,
+        content_sha256=sha256 or None,
     )
     session.add(video)
     with files_owned_by_rows(session, storage, [key]):

@@ -229,9 +229,10 @@ def test_ordinary_uploads_work_with_and_without_a_content_length(client, project
     mask = io.BytesIO()
     Image.fromarray(labels, mode="L").save(mask, format="PNG")
     dataset = _zip(GOOD)
+    # Each upload is sent twice: the second copy is kept on purpose, not refused as a duplicate.
     uploads = [
-        (f"/api/projects/{pid}/images", {"files": ("f.png", _png())}, None, 201),
-        (f"/api/projects/{pid}/videos", {"file": ("clip.mp4", video)}, None, 201),
+        (f"/api/projects/{pid}/images?duplicates=keep", {"files": ("f.png", _png())}, None, 201),
+        (f"/api/projects/{pid}/videos?duplicates=keep", {"file": ("clip.mp4", video)}, None, 201),
         (f"/api/projects/{pid}/imports", {"file": ("d.zip", dataset)}, None, 202),
         ("/api/models", {"file": ("m.pth", b"\0" * 5000)}, {"preset": "cityscapes19"}, 202),
     ]

@@ -212,7 +212,8 @@ def test_kill_web_during_video_uploads(server, settings, tmp_path):
             while not stop.is_set():
                 try:
                     res = http.post(
-                        f"/api/projects/{project_id}/videos", files={"file": ("c.mp4", clip)}
+                        f"/api/projects/{project_id}/videos?duplicates=keep",
+                        files={"file": ("c.mp4", clip)},
                     )
                 except httpx.TransportError:
                     return
@@ -243,7 +244,8 @@ def test_kill_web_during_video_uploads(server, settings, tmp_path):
         videos = http.get(f"/api/projects/{project_id}/videos").json()
         assert set(acked) <= {v["id"] for v in videos}
         assert all(v["filename"] == "c.mp4" for v in videos)  # nothing of the cut-off upload
-        res = http.post(f"/api/projects/{project_id}/videos", files={"file": ("c.mp4", clip)})
+        url = f"/api/projects/{project_id}/videos?duplicates=keep"  # the same clip again
+        res = http.post(url, files={"file": ("c.mp4", clip)})
         assert res.status_code == 201, res.text
 
 

@@ -125,14 +125,25 @@ class ClassMap:
         """Project class ids (uint8, 255 = unlabeled) of a mask image."""
         return self._by_color(mask, name) if self.colors is not None else self._by_id(mask, name)
 
+    def target(self, value: int) -> int | None:
+        """The project class a source id (or packed 0xRRGGBB colour) maps to; None: unmapped."""
+        if self.colors is not None:
+            return self.colors.get(value, self.default)
+        found = int(self.ids[value])
+        return None if found < 0 else found
+
+    def source_values(self, mask: Image.Image, name: str) -> dict[int, int]:
+        """Pixel count per source value of a mask (ids, or packed colours in colour mode)."""
+        if self.colors is not None:
+            values, counts = np.unique(_packed(mask), return_counts=True)
+        else:
+            counts = np.bincount(_ids(mask, name).ravel(), minlength=256)
+            values = np.flatnonzero(counts)
+            counts = counts[values]
+        return dict(zip(values.tolist(), counts.tolist(), strict=True))
+
     def _by_id(self, mask: Image.Image, name: str) -> np.ndarray:
-        if mask.mode not in ("L", "P"):
-            raise Invalid(
-                f"{name}: a mask must be a single-channel 8-bit PNG of class ids, not {mask.mode}"
-                " (use the color layout for colour-coded masks).",
-                entry=name,
-            )
-        source = np.asarray(mask, dtype=np.uint8)
+        source = _ids(mask, name)
         present = np.bincount(source.ravel(), minlength=256) > 0
         unmapped = np.flatnonzero(present & (self.ids < 0))
         if unmapped.size:
@@ -143,8 +154,7 @@ class ClassMap:
         return self.ids.astype(np.uint8)[source]
 
     def _by_color(self, mask: Image.Image, name: str) -> np.ndarray:
-        rgb = np.asarray(mask.convert("RGB"), dtype=np.uint32)
-        packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        packed = _packed(mask)
         values, inverse = np.unique(packed.ravel(), return_inverse=True)
         out = np.empty(len(values), np.uint8)
         for i, value in enumerate(values.tolist()):
@@ -156,6 +166,21 @@ class ClassMap:
                 )
             out[i] = target
         return out[inverse].reshape(packed.shape)
+
+
+def _ids(mask: Image.Image, name: str) -> np.ndarray:
+    if mask.mode not in ("L", "P"):
+        raise Invalid(
+            f"{name}: a mask must be a single-channel 8-bit PNG of class ids, not {mask.mode}"
+            " (use the color layout for colour-coded masks).",
+            entry=name,
+        )
+    return np.asarray(mask, dtype=np.uint8)
+
+
+def _packed(mask: Image.Image) -> np.ndarray:
+    rgb = np.asarray(mask.convert("RGB"), dtype=np.uint32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
 def resolve(

@@ -14,7 +14,8 @@ from backend.services.mask_codec import encode_mask, pixel_counts
 from backend.storage import LocalStorage
 
 
-def _open(data: bytes, name: str, settings: Settings, what: str) -> Image.Image:
+def open_image(data: bytes, name: str, settings: Settings, what: str) -> Image.Image:
+    """Decode an image or mask of an import strictly (format, size), naming the entry on failure."""
     try:
         image = Image.open(io.BytesIO(data))
         if image.format not in ("PNG", "JPEG") or (what == "mask" and image.format != "PNG"):
@@ -43,12 +44,12 @@ def convert_pair(
 ) -> dict[str, Any]:
     """Write the frame PNG and the mapped mask PNG of a pair; returns keys, size and counts."""
     # EXIF orientation is ignored on purpose: dataset masks align with the stored pixel grid.
-    source = _open(image_bytes, pair.image, settings, "image")
+    source = open_image(image_bytes, pair.image, settings, "image")
     verbatim = _plain_rgb_png(image_bytes, source)
     image = source.convert("RGB")
     out: dict[str, Any] = {"image_key": image_key, "width": image.width, "height": image.height}
     if pair.mask is not None:
-        mask = _open(mask_bytes, pair.mask, settings, "mask")
+        mask = open_image(mask_bytes, pair.mask, settings, "mask")
         if mask.size != image.size:
             raise Invalid(
                 f"{pair.mask}: the mask is {mask.width}x{mask.height} but its image "

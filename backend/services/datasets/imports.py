@@ -41,7 +41,8 @@ class Plan:
     classmap: ClassMap
 
 
-def _classes(session: Session, project_id: int) -> list[ProjectClass]:
+def project_classes(session: Session, project_id: int) -> list[ProjectClass]:
+    """The classes of a project, as a mapping sees them."""
     project = get_project(session, project_id)
     return [ProjectClass(c.index, c.name, c.color) for c in project.classes]
 
@@ -74,7 +75,7 @@ def _queue(
     split: str,
     where: dict[str, Any],
 ) -> Job:
-    classes = _classes(session, project_id)
+    classes = project_classes(session, project_id)
     _check_split(split)
     parsed = parse_mapping(mapping)
     plan = make_plan(source, layout, parsed, classes)
@@ -177,7 +178,7 @@ def run_import(ctx: JobContext) -> dict[str, Any]:
     try:
         _check_split(params.get("split", "auto"))
         with session_scope(ctx.sessions) as session:
-            classes = _classes(session, project_id)
+            classes = project_classes(session, project_id)
         ctx.progress(0.0, "reading the archive")
         if params.get("zip_key") and not ctx.storage.exists(params["zip_key"]):
             raise Invalid(

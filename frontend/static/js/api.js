@@ -1,10 +1,12 @@
 // JSON API client: every failure becomes an ApiError whose message is the server's `detail`.
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  /** `data`: the whole JSON answer, for errors that carry more than `detail` (e.g. duplicates). */
+  constructor(status, message, data = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
+    this.data = data;
   }
 }
 
@@ -81,7 +83,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
     window.location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   }
   const data = parseJSON(await response.text());
-  if (!response.ok) throw new ApiError(response.status, describeDetail(data?.detail, response.status));
+  if (!response.ok) throw new ApiError(response.status, describeDetail(data?.detail, response.status), data);
   return data;
 }
 

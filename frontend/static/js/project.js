@@ -114,43 +114,60 @@ async function loadVideos() {
 const uploadList = byTestId("upload-list");
 if (maxUploadBytes) byTestId("upload-zone").querySelector("#upload-limit").textContent = ` · up to ${formatBytes(maxUploadBytes)} each`;
 
-function send(url, field, files, title) {
+/**
+ * Uploads files as one request; onAdded(item, data, mode) on success. An identical file already
+ * in the project comes back as 409: the item then offers skip (images: send the others) or
+ * upload anyway, without holding up the uploads queued after it.
+ */
+function send(url, field, files, title, onAdded) {
   const bytes = files.reduce((sum, f) => sum + f.size, 0);
   const item = uploadItem(uploadList, title, bytes);
   if (maxUploadBytes && files.some((f) => f.size > maxUploadBytes)) {
     item.failed(`${title}: larger than the ${formatBytes(maxUploadBytes)} upload limit.`);
-    return Promise.resolve(null);
+    return Promise.resolve();
   }
-  const upload = uploadFiles(url, field, files, {
-    onProgress: (fraction, loaded, total) => item.progress(fraction, loaded, total),
-    onSent: () => item.processing(field === "file" ? "Checking the video…" : "Checking the images…"),
+  const attempt = (mode) => {
+    const upload = uploadFiles(withQuery(url, { duplicates: mode }), field, files, {
+      onProgress: (fraction, loaded, total) => item.progress(fraction, loaded, total),
+      onSent: () => item.processing(field === "file" ? "Checking the video…" : "Checking the images…"),
+    });
+    item.cancel = upload.abort;
+    return upload.promise.then(
+      (data) => onAdded(item, data, mode),
+      (error) => {
+        const found = error.status === 409 ? error.data?.duplicates : null;
+        if (!found) return item.failed(`${title}: ${error.message}`);
+        const again = (next) => () => {
+          item.restart();
+          attempt(next);
+        };
+        const others = files.length - new Set(found.map((d) => d.index)).size;
+        const skip = others > 0
+          ? ["Skip duplicates", "upload-skip", again("skip")]
+          : ["Skip", "upload-skip", () => item.skipped(`Skipped: already in this project`)];
+        item.duplicate(error.message, [skip, ["Upload anyway", "upload-keep", again("keep")]]);
+      },
+    );
+  };
+  return attempt(undefined);
+}
+
+function uploadVideo(file) {
+  return send(`/api/projects/${projectId}/videos`, "file", [file], file.name, (item, video) => {
+    item.done(`Added: ${video.width}×${video.height}, ${formatNumber(video.fps)} fps, ${formatDuration(video.duration_s)}`);
+    videos.set(video.id, video);
+    renderVideos();
   });
-  item.cancel = upload.abort;
-  return upload.promise.then(
-    (data) => [item, data],
-    (error) => {
-      item.failed(`${title}: ${error.message}`);
-      return null;
-    },
-  );
 }
 
-async function uploadVideo(file) {
-  const answer = await send(`/api/projects/${projectId}/videos`, "file", [file], file.name);
-  if (!answer) return;
-  const [item, video] = answer;
-  item.done(`Added: ${video.width}×${video.height}, ${formatNumber(video.fps)} fps, ${formatDuration(video.duration_s)}`);
-  videos.set(video.id, video);
-  renderVideos();
-}
-
-async function uploadImages(files) {
+function uploadImages(files) {
   const title = files.length === 1 ? files[0].name : `${files.length} images`;
-  const answer = await send(`/api/projects/${projectId}/images`, "files", files, title);
-  if (!answer) return;
-  const [item, frames] = answer;
-  item.done(`Added ${frames.length} frame${frames.length === 1 ? "" : "s"}`);
-  grid.refresh();
+  return send(`/api/projects/${projectId}/images`, "files", files, title, (item, frames, mode) => {
+    const skipped = mode === "skip" ? files.length - frames.length : 0;
+    const note = skipped ? `, skipped ${skipped} duplicate${skipped === 1 ? "" : "s"}` : "";
+    item.done(`Added ${frames.length} frame${frames.length === 1 ? "" : "s"}${note}`);
+    grid.refresh();
+  });
 }
 
 async function handleFiles(files) {
@@ -284,6 +301,9 @@ splitForm.addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+
+// Dataset imports and exports (datasets.js) are listed here too; an import's end refreshes the grid.
+document.addEventListener("segtune:job", (event) => trackJob(event.detail.job, event.detail.title));
 
 // ---- start --------------------------------------------------------------------------------
 await loadVideos();

@@ -20,7 +20,7 @@ export function postForm(url, form, { onProgress = () => {}, onSent = () => {} }
     xhr.addEventListener("load", () => {
       const data = parseJSON(xhr.responseText);
       if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-      else reject(new ApiError(xhr.status, describeDetail(data?.detail, xhr.status)));
+      else reject(new ApiError(xhr.status, describeDetail(data?.detail, xhr.status), data));
     });
     xhr.addEventListener("error", () =>
       reject(new ApiError(0, "The upload was interrupted: the connection to the server was lost.")),
@@ -82,12 +82,14 @@ export function setupDropZone(zone, onFiles) {
 export const isImage = (file) =>
   /^image\/(jpeg|png)$/.test(file.type) || /\.(jpe?g|png)$/i.test(file.name);
 
-/** One row in the upload list: name, size, progress bar, status line, cancel/dismiss. */
+/** One row in the upload list: name, size, progress bar, status line, cancel/dismiss, choices. */
 export function uploadItem(list, title, bytes) {
   const bar = progressBar("upload-progress", `Upload of ${title}`);
   const status = el("span", { class: "upload-status", testid: "upload-status" }, "Starting…");
   const percent = el("span", { class: "upload-percent", testid: "upload-percent" }, "0%");
   const error = el("p", { class: "form-error", role: "alert", testid: "upload-error", hidden: true });
+  const notice = el("p", { class: "problem warning", role: "status", testid: "upload-duplicate", hidden: true });
+  const choices = el("div", { class: "upload-choices", hidden: true });
   const button = el("button", { type: "button", class: "icon-btn", "aria-label": "Cancel upload", title: "Cancel" }, "×");
   const node = el(
     "li",
@@ -102,6 +104,8 @@ export function uploadItem(list, title, bytes) {
     bar,
     el("div", { class: "upload-foot" }, status, percent),
     error,
+    notice,
+    choices,
   );
   list.prepend(node);
   let onCancel = null;
@@ -117,6 +121,28 @@ export function uploadItem(list, title, bytes) {
     node,
     set cancel(fn) {
       onCancel = fn;
+    },
+    /** An identical file is already there: say so and offer choices ([label, testid, fn]...). */
+    duplicate(message, actions) {
+      finish("duplicate", "Duplicate");
+      notice.textContent = message;
+      notice.hidden = false;
+      const buttons = actions.map(([label, testid, fn]) =>
+        el("button", { type: "button", class: "btn small", testid, onclick: () => fn() }, label),
+      );
+      choices.replaceChildren(...buttons);
+      choices.hidden = false;
+    },
+    /** Back to uploading (after a choice), with the notice and choices gone. */
+    restart() {
+      node.dataset.state = "uploading";
+      notice.hidden = choices.hidden = true;
+      button.setAttribute("aria-label", "Cancel upload");
+      button.title = "Cancel";
+    },
+    skipped(text) {
+      notice.hidden = choices.hidden = true;
+      finish("skipped", text);
     },
     progress(fraction, loaded, total) {
       setProgress(bar, fraction);
