@@ -100,7 +100,8 @@ function send(url, field, files, title) {
   const bytes = files.reduce((sum, f) => sum + f.size, 0);
   const item = uploadItem(uploadList, title, bytes);
   if (maxUploadBytes && files.some((f) => f.size > maxUploadBytes)) {
-    item.failed(`${title}: larger than the ${formatBytes(maxUploadBytes)} upload limit.`);
+    // The row's head already names the upload; the message says only what is wrong.
+    item.failed(`Larger than the ${formatBytes(maxUploadBytes)} upload limit.`);
     return Promise.resolve(null);
   }
   const upload = uploadFiles(url, field, files, {
@@ -111,7 +112,7 @@ function send(url, field, files, title) {
   return upload.promise.then(
     (data) => [item, data],
     (error) => {
-      item.failed(`${title}: ${error.message}`);
+      item.failed(error.message);
       return null;
     },
   );
