@@ -56,8 +56,6 @@ def register_base(
     return model
 
 
-
-
 def open_launch_page(page: Page, project_id: int, base_id: int | None) -> None:
     page.goto(f"/projects/{project_id}/train")
     check = page.get_by_test_id("data-check")

@@ -42,7 +42,7 @@ function render(job) {
   byTestId("job-params").textContent = pretty(job.params);
   byTestId("job-result").textContent = pretty(job.result);
   const facts = [
-    ["Runs on", runsOn(job)],
+    [FINISHED.has(job.status) ? "Ran on" : "Runs on", runsOn(job)],
     ["Attempts", job.attempts],
     ["Created", formatDate(job.created_at)],
     ["Started", formatDate(job.started_at)],

@@ -99,9 +99,11 @@ if (maxUploadBytes) byTestId("upload-zone").querySelector("#upload-limit").textC
 function send(url, field, files, title) {
   const bytes = files.reduce((sum, f) => sum + f.size, 0);
   const item = uploadItem(uploadList, title, bytes);
-  if (maxUploadBytes && files.some((f) => f.size > maxUploadBytes)) {
-    // The row's head already names the upload; the message says only what is wrong.
-    item.failed(`Larger than the ${formatBytes(maxUploadBytes)} upload limit.`);
+  const big = files.filter((f) => maxUploadBytes && f.size > maxUploadBytes);
+  if (big.length) {
+    // The row's head names a single file already; of several, say which ones.
+    const which = files.length === 1 ? "Larger" : `${big.map((f) => f.name).join(", ")}: larger`;
+    item.failed(`${which} than the ${formatBytes(maxUploadBytes)} upload limit.`);
     return Promise.resolve(null);
   }
   const upload = uploadFiles(url, field, files, {
@@ -112,7 +114,9 @@ function send(url, field, files, title) {
   return upload.promise.then(
     (data) => [item, data],
     (error) => {
-      item.failed(error.message);
+      // The server names the file it refuses (needed when several go in one request).
+      const named = files.length === 1 && error.message.startsWith(`${files[0].name}: `);
+      item.failed(named ? error.message.slice(files[0].name.length + 2) : error.message);
       return null;
     },
   );
