@@ -196,7 +196,7 @@ def test_an_oversize_image_is_named_once_and_intervals_never_read_minus_zero(
     _shot(page, "upload-oversize")
 
     # The report's figures: the page's formatter and the server's agree, with no "−0.000".
-    values = [0.5, -0.0042, 0.0004, -0.0004, 0.0, -0.0, 0.12345]
+    values = [0.5, -0.0042, 0.0004, -0.0004, 0.0, -0.0, 0.12345, 0.0625, -0.0625, 0.9995]
     shown = page.evaluate(
         """async (values) => {
       const { fmt } = await import('/static/js/report.js');

@@ -269,6 +269,8 @@ def test_sentences_say_whether_a_change_is_clear(change, ci, n, blocks, expected
         (0.0004, True, "+<0.001"),
         (-0.0004, True, "\u2212<0.001"),
         (0.0004, False, "<0.001"),
+        (0.0625, False, "0.063"),  # an exact half: away from zero, as in the browser
+        (-0.0625, True, "\u22120.063"),
         (0.0, True, "0.000"),
         (-0.0, True, "0.000"),
         (float("nan"), True, "n/a"),

@@ -5,6 +5,7 @@ module, None (shown as n/a) in what it returns.
 """
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
@@ -173,7 +174,8 @@ def fmt(value: float | None, signed: bool = False) -> str:
         return "n/a"
     if value == 0:
         return "0.000"
-    magnitude = f"{abs(value):.3f}"
+    # Halves round away from zero, as the page's toFixed does (0.0625 -> 0.063 on both).
+    magnitude = str(Decimal(abs(value)).quantize(Decimal("0.001"), ROUND_HALF_UP))
     if magnitude == "0.000":
         magnitude = "<0.001"
     sign = "\u2212" if value < 0 else "+" if signed else ""
