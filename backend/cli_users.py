@@ -82,6 +82,30 @@ def list_users() -> None:
                 console.print(f"{user.id:>4}  {user.email}  {' '.join(flags)}")
 
 
+def _sign_in_url(settings) -> str:
+    # A server listening on every interface is reached locally through the loopback address.
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}/login"
+
+
+def admin_password_block(email: str, password: str, url: str) -> list[str]:
+    """The framed lines that show a generated first password: each value on a line of its own."""
+    lines = [
+        "First administrator created. This password is shown only now.",
+        "",
+        f"  Email:     {email}",
+        f"  Password:  {password}",
+        "",
+        "Sign in at:",
+        f"  {url}",
+        "Change the password on the Account page, or with:",
+        f"  segtune users set-password {email}",
+    ]
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return [rule, *(f"| {line.ljust(width)} |" for line in lines), rule]
+
+
 def ensure_admin(settings) -> None:
     """On first start, create the administrator and print a generated password once."""
     engine = make_engine(settings.effective_database_url)
@@ -94,10 +118,8 @@ def ensure_admin(settings) -> None:
         return
     user, generated = created
     if generated:
-        console.print(
-            f"[bold yellow]First administrator created[/bold yellow]: {user.email} / "
-            f"[bold]{generated}[/bold]\nThis password is shown only now; change it on the "
-            "Account page or with `segtune users set-password`."
-        )
+        # Plain print, not the rich console: it would re-wrap the block at the terminal width.
+        block = admin_password_block(user.email, generated, _sign_in_url(settings))
+        print("\n".join(["", *block, ""]), flush=True)
     else:
         console.print(f"[green]First administrator created[/green]: {user.email}")

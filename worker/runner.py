@@ -18,6 +18,7 @@ from backend.config import Settings
 from backend.db import session_scope
 from backend.errors import DomainError, OutOfSpace, is_disk_full
 from backend.models import Job, Project
+from backend.models.job import DEVICE_SEPARATOR
 from backend.services import jobs
 from backend.services.references import unreferenced
 from backend.storage import LocalStorage, RecordingStorage
@@ -110,6 +111,19 @@ def crash_report(exc: Exception) -> dict[str, str]:
     return {"error": error, "error_detail": "".join(traceback.format_exception(exc))[-8000:]}
 
 
+def _record_device(sessions: sessionmaker[Session], job_id: int, params: dict) -> None:
+    """Name the device a model job computes on next to the worker, for the job page."""
+    try:
+        from worker.ml.runtime import describe_device  # torch: only for the model jobs
+
+        device = describe_device(str(params.get("device") or "auto"))
+    except Exception:  # noqa: BLE001 - a label must never stop the job
+        log.warning("could not tell job %s's device", job_id, exc_info=True)
+        return
+    with session_scope(sessions) as session:
+        jobs.record_worker(session, job_id, f"{WORKER_NAME}{DEVICE_SEPARATOR}{device}")
+
+
 def run_job(
     job_id: int,
     body: Callable[[RunningJob], dict[str, Any]],
@@ -124,7 +138,9 @@ def run_job(
             log.info("job %s is not queued; skipping a re-delivery", job_id)
             return "skipped"
         job = jobs.get_job(session, job_id)
-        params, project_id = dict(job.params or {}), job.project_id
+        params, project_id, queue = dict(job.params or {}), job.project_id, job.queue
+    if queue == "gpu":
+        _record_device(sessions, job_id, params)
     beat = _Heartbeat(job_id, sessions, settings.heartbeat_s)
     beat.start()
     started = time.monotonic()

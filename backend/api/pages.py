@@ -91,14 +91,16 @@ def job_list(request: Request):
 def job_page(job_id: int, request: Request, session: Session = DbSession):
     """A job with live progress."""
     job = jobs.get_job(session, job_id)
-    return TEMPLATES.TemplateResponse(request, "job.html", {"job": job})
+    project = projects.get_project(session, job.project_id) if job.project_id else None
+    return TEMPLATES.TemplateResponse(request, "job.html", {"job": job, "project": project})
 
 
 @router.get("/jobs/{job_id}/report", response_class=HTMLResponse, openapi_extra=by("job_id"))
 def report_page(job_id: int, request: Request, session: Session = DbSession):
     """The before/after report of a fine-tune (or the side-by-side of a two-model evaluation)."""
     job = jobs.get_job(session, job_id)
-    return TEMPLATES.TemplateResponse(request, "report.html", {"job": job})
+    project = projects.get_project(session, job.project_id) if job.project_id else None
+    return TEMPLATES.TemplateResponse(request, "report.html", {"job": job, "project": project})
 
 
 @router.get(

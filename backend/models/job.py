@@ -10,6 +10,8 @@ from backend.models.base import Base, Timestamped, UTCDateTime
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+# The worker column reads "host:pid · device" for model jobs (worker/runner.py writes it).
+DEVICE_SEPARATOR = " \u00b7 "
 
 
 class Job(Timestamped, Base):
@@ -40,3 +42,8 @@ class Job(Timestamped, Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def device(self) -> str | None:
+        """The device a model job's worker said it computes on (None before it starts)."""
+        return (self.worker or "").partition(DEVICE_SEPARATOR)[2] or None

@@ -32,6 +32,9 @@ class JobOut(BaseModel):
     result: dict[str, Any] | None
     detail: dict[str, Any] | None = None
     attempts: int
+    device: str | None = Field(
+        None, description="What a model job computes on ('CPU', 'GPU (name)') once it started."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -92,7 +92,11 @@ def _decode_image(path: Path, name: str, settings: Settings) -> Image.Image:
             if probe.format not in IMAGE_FORMATS:
                 raise Invalid(f"{name}: only JPEG and PNG images are accepted ({probe.format}).")
             if probe.width * probe.height > settings.max_frame_pixels:
-                raise Invalid(f"{name}: {probe.width}x{probe.height} is over the frame size limit.")
+                limit = settings.max_frame_pixels / 1e6
+                raise Invalid(
+                    f"{name}: {probe.width}x{probe.height} is over the frame size limit "
+                    f"of {limit:.1f} megapixels."
+                )
             probe.load()
             return ImageOps.exif_transpose(probe).convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:

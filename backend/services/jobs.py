@@ -98,7 +98,7 @@ def retry_job(session: Session, job_id: int) -> Job:
             f"Only failed or cancelled jobs can be retried; job {job_id} is {job.status}."
         )
     job.status, job.progress, job.error, job.message = "queued", 0.0, None, "queued again"
-    job.error_detail = None
+    job.error_detail = job.worker = None  # the next run names its own worker and device
     job.cancel_requested, job.finished_at, job.result = False, None, None
     session.flush()
     return job
@@ -120,6 +120,11 @@ def claim_job(session: Session, job_id: int, worker: str) -> bool:
         )
     )
     return result.rowcount == 1
+
+
+def record_worker(session: Session, job_id: int, worker: str) -> None:
+    """Say which worker (and device) runs a job, once it has claimed it."""
+    session.execute(update(Job).where(Job.id == job_id).values(worker=worker[:200]))
 
 
 def report_progress(session: Session, job_id: int, progress: float, message: str) -> bool:

@@ -140,6 +140,29 @@ def test_import_camvid_with_preset(api, project, dispatcher):
     assert len(_stored(api)) == 8 and not any(k.endswith(".zip") for k in _stored(api))
 
 
+def test_frames_imported_into_another_split_say_so_in_their_name(api, project):
+    entries = {}
+    for i in range(2):
+        entries[f"CamVid/train/s_{i}.png"] = _image(i)
+        entries[f"CamVid/trainannot/s_{i}.png"] = _mask(_labels(i, [0, 1]))
+    job = _import(api, project["id"], _zip(entries), layout="camvid", split="test")
+    assert job["status"] == "succeeded", job
+    names = sorted((f["source_name"], f["split"]) for f in _frames(api, project["id"]))
+    assert names == [
+        ("CamVid/train/s_0.png (imported as test)", "test"),
+        ("CamVid/train/s_1.png (imported as test)", "test"),
+    ]
+    # Imported where the dataset put them, the names stay as they are.
+    other = api.post("/api/projects", json={"name": "as given"}).json()
+    assert _import(api, other["id"], _zip(entries), layout="camvid", split="train")["status"] == (
+        "succeeded"
+    )
+    assert sorted(f["source_name"] for f in _frames(api, other["id"])) == [
+        "CamVid/train/s_0.png",
+        "CamVid/train/s_1.png",
+    ]
+
+
 def test_import_plain_layouts_with_identity_and_jpeg(api, project):
     a, b = _labels(1, [0, 1, 2, 255]), _labels(2, [0, 1, 2])
     entries = {
@@ -152,9 +175,11 @@ def test_import_plain_layouts_with_identity_and_jpeg(api, project):
     job = _import(api, project["id"], _zip(entries), layout="plain", split="none")
     assert job["status"] == "succeeded", job
     frames = {f["source_name"]: f for f in _frames(api, project["id"])}
-    assert set(frames) == {"set/images/val/a.jpg", "set/extra/b.png"}
-    assert frames["set/images/val/a.jpg"]["split"] is None  # split=none overrides the folder
-    assert np.array_equal(_mask_of(api, frames["set/images/val/a.jpg"]["id"]), a)
+    # split=none overrides the folder, and the name says so instead of reading as a val frame.
+    val_a = "set/images/val/a.jpg (imported without a split)"
+    assert set(frames) == {val_a, "set/extra/b.png"}
+    assert frames[val_a]["split"] is None
+    assert np.array_equal(_mask_of(api, frames[val_a]["id"]), a)
     assert np.array_equal(_mask_of(api, frames["set/extra/b.png"]["id"]), b)
 
 

@@ -150,3 +150,27 @@ def test_a_job_the_broker_never_got_says_so_in_a_sentence(client):
     body = client.get(f"/api/jobs/{job_id}").json()
     assert body["status"] == "failed" and body["error"] == jobs.BROKER_DOWN
     assert "Connection refused" in body["error_detail"]
+
+
+def test_a_model_job_names_the_device_it_ran_on_and_a_retry_forgets_it(client):
+    import torch
+
+    job_id = _job(client, queue="gpu")
+    state = client.app.state
+    queued = client.get(f"/api/jobs/{job_id}").json()
+    assert queued["device"] is None and "worker" not in queued  # no host names for users
+    assert run_job(job_id, lambda ctx: {}, state.sessions, state.storage, state.settings) == (
+        "succeeded"
+    )
+    done = client.get(f"/api/jobs/{job_id}").json()
+    expected = "CPU" if not torch.cuda.is_available() else torch.cuda.get_device_name(0)
+    assert expected in done["device"], done
+    with session_scope(state.sessions) as session:
+        session.get(Job, job_id).status = "failed"
+    assert client.post(f"/api/jobs/{job_id}/retry").json()["device"] is None
+    # A job on the CPU queue never loads torch for a label.
+    cpu_job = _job(client)
+    assert run_job(cpu_job, lambda ctx: {}, state.sessions, state.storage, state.settings) == (
+        "succeeded"
+    )
+    assert client.get(f"/api/jobs/{cpu_job}").json()["device"] is None

@@ -45,3 +45,35 @@ def test_the_form_carries_only_the_fallback(client, target):
 
     form = TestClient(client.app).get("/login", params={"next": target}).text
     assert 'data-next="/"' in form
+
+
+def test_the_job_page_names_its_project_and_where_it_runs(client, project):
+    from backend.db import session_scope
+    from backend.models import Job
+
+    with session_scope(client.app.state.sessions) as session:
+        job = Job(kind="train", params={}, project_id=project["id"], queue="gpu")
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    page = client.get(f"/jobs/{job_id}").text
+    link = f'<a href="/projects/{project["id"]}" data-testid="job-project-link">streets</a>'
+    assert link in page
+    assert f"Project {project['id']}" not in page
+    jobs_page = client.get("/jobs").text
+    assert "later, training" not in jobs_page and "fine-tunes" in jobs_page
+
+
+def test_the_report_page_names_its_project_and_has_the_project_links(client, project):
+    from backend.db import session_scope
+    from backend.models import Job
+
+    with session_scope(client.app.state.sessions) as session:
+        job = Job(kind="train", params={}, project_id=project["id"], queue="gpu")
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    page = client.get(f"/jobs/{job_id}/report").text
+    assert 'data-testid="report-project-link">streets</a>' in page
+    assert f"Project {project['id']}" not in page
+    assert page.count('data-testid="project-nav"') == 1

@@ -80,7 +80,7 @@ def test_owner_adds_an_annotator_who_sees_only_that_project(page: Page, browser,
     expect(ann.get_by_test_id("project-item-name")).to_have_text(["shared with ann"])
     ann.get_by_test_id("project-link").click()
     expect(ann.get_by_test_id("project-role")).to_have_text("You are an annotator here")
-    expect(ann.get_by_test_id("project-train-link")).to_be_hidden()
+    expect(ann.get_by_test_id("nav-train")).to_be_hidden()
     expect(ann.get_by_test_id("member-form")).to_be_hidden()
     ann.context.close()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from playwright.sync_api import Page, expect
 
+from backend.services.reports.stats import fmt
 from tests import http
 from tests.labeled import labeled_project, png, random_checkpoint
 
@@ -53,14 +54,6 @@ def register_base(
     model = http.get(f"{live_server.url}/api/models/{model['id']}").json()
     assert model["status"] == "ready", model
     return model
-
-
-def fmt(value: float | None, signed: bool = False) -> str:
-    """The page's number format: three decimals with a true minus sign."""
-    if value is None:
-        return "n/a"
-    text = f"{value:+.3f}" if signed else f"{value:.3f}"
-    return text.replace("-", "\u2212")
 
 
 def open_launch_page(page: Page, project_id: int, base_id: int | None) -> None:

@@ -74,8 +74,9 @@ def test_first_start_creates_an_admin_and_prints_the_password_once(tmp_path):
             wait_until_healthy(f"http://127.0.0.1:{port}", proc, log)
             outputs.append(log.read_text())
             if len(outputs) == 1:
-                match = re.search(r"admin@localhost / (\S+)", outputs[0])
+                match = re.search(r"^\|   Password:  (\S+) +\|$", outputs[0], re.MULTILINE)
                 assert match, outputs[0]
+                _assert_framed_block(outputs[0], match.group(1), port)
                 signed_in = httpx.post(
                     f"http://127.0.0.1:{port}/api/auth/login",
                     json={"email": "admin@localhost", "password": match.group(1)},
@@ -85,6 +86,20 @@ def test_first_start_creates_an_admin_and_prints_the_password_once(tmp_path):
             proc.terminate()
             proc.wait(timeout=20)
     assert "First administrator" not in outputs[1]
+
+
+def _assert_framed_block(output: str, password: str, port: int) -> None:
+    """The block fits an 80-column terminal, and the password, URL and command are whole lines."""
+    lines = output.splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith("+-"))
+    bottom = next(i for i in range(top + 1, len(lines)) if lines[i].startswith("+-"))
+    block = lines[top : bottom + 1]
+    assert all(len(line) <= 80 for line in block), block
+    assert len({len(line) for line in block}) == 1, block  # a closed frame
+    inner = [line[2:-2].strip() for line in block[1:-1]]
+    assert f"Password:  {password}" in inner
+    assert f"http://127.0.0.1:{port}/login" in inner
+    assert "segtune users set-password admin@localhost" in inner
 
 
 def test_admin_from_settings(monkeypatch, settings):

@@ -183,7 +183,7 @@ def test_one_block_gives_no_interval_and_no_verdict():
         }
     line = stats.sentence("Car IoU", 0.25, None, 4, 1)
     assert line == (
-        "Car IoU changed by +0.25, but the 4 test frames form 1 independent block, too few to "
+        "Car IoU changed by +0.250, but the 4 test frames form 1 independent block, too few to "
         "tell whether the change is real (at least 5 are needed)."
     )
     assert export.verdict(0.25, None, 1) == "too few blocks"

@@ -226,21 +226,21 @@ def test_bootstrap_rejects_mismatched_frames():
             [0.31, 0.66],
             9,
             9,
-            "Sign IoU rose by 0.50 (95% CI 0.31 to 0.66): a clear improvement.",
+            "Sign IoU rose by 0.500 (95% CI 0.310 to 0.660): a clear improvement.",
         ),
         (
             -0.2,
             [-0.31, -0.1],
             9,
             6,
-            "Sign IoU fell by 0.20 (95% CI \u22120.31 to \u22120.10): a clear decline.",
+            "Sign IoU fell by 0.200 (95% CI \u22120.310 to \u22120.100): a clear decline.",
         ),
         (
             0.001,
             [-0.02, 0.03],
             9,
             5,
-            "Sign IoU changed by +0.00 (95% CI \u22120.02 to +0.03): "
+            "Sign IoU changed by +0.001 (95% CI \u22120.020 to +0.030): "
             "not distinguishable from no change with 9 test frames in 5 independent blocks.",
         ),
         (
@@ -248,9 +248,9 @@ def test_bootstrap_rejects_mismatched_frames():
             [0.31, 0.66],
             30,
             4,
-            "Sign IoU changed by +0.50 (95% CI +0.31 to +0.66), but the 30 test frames form only "
-            "4 independent blocks, too few to tell whether the change is real (at least 5 are "
-            "needed).",
+            "Sign IoU changed by +0.500 (95% CI +0.310 to +0.660), but the 30 test frames form "
+            "only 4 independent blocks, too few to tell whether the change is real (at least 5 "
+            "are needed).",
         ),
         (0.0, [0.0, 0.0], 1, 1, "the 1 test frame forms 1 independent block, too few to tell"),
         (None, None, 9, 9, "Sign IoU: no change can be measured"),
@@ -258,6 +258,33 @@ def test_bootstrap_rejects_mismatched_frames():
 )
 def test_sentences_say_whether_a_change_is_clear(change, ci, n, blocks, expected):
     assert expected in stats.sentence("Sign IoU", change, ci, n, blocks)
+
+
+@pytest.mark.parametrize(
+    ("value", "signed", "expected"),
+    [
+        (0.5, False, "0.500"),
+        (0.5, True, "+0.500"),
+        (-0.0042, True, "\u22120.004"),
+        (0.0004, True, "+<0.001"),
+        (-0.0004, True, "\u2212<0.001"),
+        (0.0004, False, "<0.001"),
+        (0.0625, False, "0.063"),  # an exact half: away from zero, as in the browser
+        (-0.0625, True, "\u22120.063"),
+        (0.0, True, "0.000"),
+        (-0.0, True, "0.000"),
+        (float("nan"), True, "n/a"),
+        (None, False, "n/a"),
+    ],
+)
+def test_figures_keep_three_decimals_and_never_round_to_a_signed_zero(value, signed, expected):
+    assert stats.fmt(value, signed) == expected
+
+
+def test_a_tight_interval_around_zero_reads_as_such():
+    text = stats.sentence("Car IoU", 0.0001, [-0.0003, 0.0004], 9, 9)
+    assert "(95% CI \u2212<0.001 to +<0.001)" in text, text
+    assert "0.00 " not in text and "0.00)" not in text
 
 
 def test_sentences_without_a_base_model_report_after_only():
@@ -333,11 +360,10 @@ def test_report_modules_do_not_import_torch():
 
 def test_compare_sentences_say_whether_b_clearly_differs_from_a():
     say = stats.compare_sentence
-    assert say("Mean IoU", 0.2, [0.1, 0.3], 5, 5).endswith("+0.30): B is clearly better.")
-    assert say("Mean IoU", -0.2, [-0.3, -0.1], 5, 5).startswith("Mean IoU is lower with B by 0.20")
-    assert "B \u2212 A is +0.01 (95% CI \u22120.10 to +0.20): A and B are not distinguishable" in (
-        say("Mean IoU", 0.01, [-0.1, 0.2], 5, 5)
-    )
+    assert say("Mean IoU", 0.2, [0.1, 0.3], 5, 5).endswith("+0.300): B is clearly better.")
+    assert say("Mean IoU", -0.2, [-0.3, -0.1], 5, 5).startswith("Mean IoU is lower with B by 0.200")
+    distinct = "B \u2212 A is +0.010 (95% CI \u22120.100 to +0.200): A and B are not distinguish"
+    assert distinct in say("Mean IoU", 0.01, [-0.1, 0.2], 5, 5)
     assert "no difference can be measured" in say("Mean IoU", None, None, 5, 5)
     rng = np.random.default_rng(10)
     a, b = frame_cms(rng, 6, skill=0.4)[0], frame_cms(rng, 6, skill=0.95)[0]

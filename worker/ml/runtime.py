@@ -14,6 +14,14 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def describe_device(device: str = "auto") -> str:
+    """What a job on this worker computes on, for people: 'GPU (NVIDIA H200)' or 'CPU'."""
+    resolved = resolve_device(device)
+    if resolved.type == "cuda":
+        return f"GPU ({torch.cuda.get_device_name(resolved)})"
+    return resolved.type.upper()
+
+
 def use_all_cores(num_threads: int | None = None) -> int:
     """Give intra-op parallelism every core this process may run on (or num_threads)."""
     threads = num_threads or len(os.sched_getaffinity(0))

@@ -240,6 +240,16 @@ def _import(ctx: JobContext, source: Source, plan: Plan, project_id: int, split:
     }
 
 
+def _source_name(pair: Pair, split: str | None) -> str:
+    """The frame's name from the dataset; says so when the dataset gave it another split."""
+    name = pair.meta.get("source_name") or pair.image
+    if pair.split and pair.split != split:
+        # "train/x.png" imported as test must not read as a training frame.
+        note = f" (imported as {split})" if split else " (imported without a split)"
+        return name[-(255 - len(note)) :] + note
+    return name[-255:]
+
+
 def _insert(
     ctx: JobContext, project_id: int, done: list[tuple[Pair, dict[str, Any]]], split: str
 ) -> dict[str, int]:
@@ -255,7 +265,7 @@ def _insert(
             frames.append(
                 Frame(
                     project_id=project_id,
-                    source_name=(pair.meta.get("source_name") or pair.image)[-255:],
+                    source_name=_source_name(pair, chosen),
                     storage_key=out["image_key"],
                     width=out["width"],
                     height=out["height"],

@@ -36,15 +36,9 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _three(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    return (f"{value:+.3f}" if signed else f"{value:.3f}").replace("-", "\u2212")
-
-
 def _cell(value: float | None, ci: list[float] | None, signed: bool = False) -> dict:
-    span = f"{_three(ci[0], signed)} to {_three(ci[1], signed)}" if ci else ""
-    return {"value": _three(value, signed), "ci": span}
+    span = f"{stats.fmt(ci[0], signed)} to {stats.fmt(ci[1], signed)}" if ci else ""
+    return {"value": stats.fmt(value, signed), "ci": span}
 
 
 def verdict(change: float | None, ci: list[float] | None, n_blocks: int) -> str:
@@ -121,7 +115,7 @@ def _summary(source: ReportSource, report: dict) -> list[tuple[str, object]]:
     return [
         ("Iterations", result.get("iterations")),
         ("Kept iteration (best validation mean IoU)", report["best_iteration"]),
-        ("Best validation mean IoU", _three(result.get("best_val_miou"))),
+        ("Best validation mean IoU", stats.fmt(result.get("best_val_miou"))),
         ("Training time (s)", result.get("train_seconds")),
         ("Frames: train / val / test", _split_counts(result, report["n_test_frames"])),
         ("Independent blocks of test frames", _blocks(report)),

@@ -5,6 +5,7 @@ module, None (shown as n/a) in what it returns.
 """
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
@@ -164,11 +165,21 @@ def figures(class_names: list[str]) -> list[Figure]:
 
 
 def fmt(value: float | None, signed: bool = False) -> str:
-    """Two decimals with a true minus sign; 'n/a' for None or NaN."""
+    """Three decimals with a true minus sign, as in the tables; 'n/a' for None or NaN.
+
+    A value too small for three decimals is '<0.001' with its sign, so a tight interval around
+    zero reads '\u2212<0.001 to +<0.001', not '\u22120.000 to +0.000'; zero itself is '0.000'.
+    """
     if value is None or np.isnan(value):
         return "n/a"
-    text = f"{value:+.2f}" if signed else f"{value:.2f}"
-    return text.replace("-", "\u2212")
+    if value == 0:
+        return "0.000"
+    # Halves round away from zero, as the page's toFixed does (0.0625 -> 0.063 on both).
+    magnitude = str(Decimal(abs(value)).quantize(Decimal("0.001"), ROUND_HALF_UP))
+    if magnitude == "0.000":
+        magnitude = "<0.001"
+    sign = "\u2212" if value < 0 else "+" if signed else ""
+    return sign + magnitude
 
 
 def _count(n: int, thing: str) -> str:

@@ -16,6 +16,14 @@ let overlaysShown = null;
 
 const pretty = (value) => (value === null || value === undefined ? "–" : JSON.stringify(value, null, 2));
 
+/** Where the job computes: the device its worker reported, or what it will get once taken. */
+function runsOn(job) {
+  if (job.queue !== "gpu") return "a worker's CPU";
+  if (job.device) return job.device;
+  if (job.status === "queued") return "the next free worker: its GPU if it has one, else its CPU";
+  return "a worker (the device was not recorded)";
+}
+
 function render(job) {
   byTestId("job-detail").dataset.status = job.status;
   updateStatusBadge(byTestId("job-status"), job.status);
@@ -34,7 +42,7 @@ function render(job) {
   byTestId("job-params").textContent = pretty(job.params);
   byTestId("job-result").textContent = pretty(job.result);
   const facts = [
-    ["Queue", job.queue],
+    [FINISHED.has(job.status) ? "Ran on" : "Runs on", runsOn(job)],
     ["Attempts", job.attempts],
     ["Created", formatDate(job.created_at)],
     ["Started", formatDate(job.started_at)],

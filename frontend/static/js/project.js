@@ -122,8 +122,11 @@ if (maxUploadBytes) byTestId("upload-zone").querySelector("#upload-limit").textC
 function send(url, field, files, title, onAdded) {
   const bytes = files.reduce((sum, f) => sum + f.size, 0);
   const item = uploadItem(uploadList, title, bytes);
-  if (maxUploadBytes && files.some((f) => f.size > maxUploadBytes)) {
-    item.failed(`${title}: larger than the ${formatBytes(maxUploadBytes)} upload limit.`);
+  const big = files.filter((f) => maxUploadBytes && f.size > maxUploadBytes);
+  if (big.length) {
+    // The row's head names a single file already; of several, say which ones.
+    const which = files.length === 1 ? "Larger" : `${big.map((f) => f.name).join(", ")}: larger`;
+    item.failed(`${which} than the ${formatBytes(maxUploadBytes)} upload limit.`);
     return Promise.resolve();
   }
   const attempt = (mode) => {
@@ -136,7 +139,11 @@ function send(url, field, files, title, onAdded) {
       (data) => onAdded(item, data, mode),
       (error) => {
         const found = error.status === 409 ? error.data?.duplicates : null;
-        if (!found) return item.failed(`${title}: ${error.message}`);
+        if (!found) {
+          // The row's head names the file; the server names it too (needed for several).
+          const named = files.length === 1 && error.message.startsWith(`${files[0].name}: `);
+          return item.failed(named ? error.message.slice(files[0].name.length + 2) : error.message);
+        }
         const again = (next) => () => {
           item.restart();
           attempt(next);

@@ -6,11 +6,16 @@ import { byTestId, el, progressBar, setProgress, showMessage } from "./dom.js";
 import { ACTIVE, errorSummary, jobCard, watchJob } from "./jobs-common.js";
 import { mappingCard } from "./mapping.js";
 
-/** Three decimals with a true minus sign ("n/a" for null), as in the downloadable report. */
+/**
+ * Three decimals with a true minus sign ("n/a" for null), as in the downloadable report; a value
+ * too small for three decimals is "<0.001" with its sign, never a signed zero like "−0.000".
+ */
 export function fmt(value, signed = false) {
   if (value === null || value === undefined || !Number.isFinite(value)) return "n/a";
-  const text = value.toFixed(3);
-  return (signed && value >= 0 ? `+${text}` : text).replace("-", "\u2212");
+  if (value === 0) return "0.000";
+  let magnitude = Math.abs(value).toFixed(3);
+  if (magnitude === "0.000") magnitude = "<0.001";
+  return (value < 0 ? "\u2212" : signed ? "+" : "") + magnitude;
 }
 
 /** A change's verdict: clear when its 95% interval excludes zero and rests on enough blocks. */

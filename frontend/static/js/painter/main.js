@@ -78,6 +78,17 @@ async function boot() {
     const counts = labelMap.histogram();
     panel.showShares((i) => counts[i]);
   };
+  // Every finished edit (a stroke, a fill, "copy previous", undo) recounts once per frame drawn,
+  // so the shares never wait for the autosave's answer.
+  let sharesQueued = false;
+  const queueShares = () => {
+    if (sharesQueued) return;
+    sharesQueued = true;
+    requestAnimationFrame(() => {
+      sharesQueued = false;
+      localShares();
+    });
+  };
   const sync = new Sync({
     frameId: frame.id,
     labelMap,
@@ -106,9 +117,10 @@ async function boot() {
     history,
     sync,
     classes,
-    onChange: () => {
+    onChange: (what) => {
       panel.render(painter, history);
       painter.queueHud?.();
+      if (what === "history") queueShares();
     },
   });
 
