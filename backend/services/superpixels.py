@@ -26,9 +26,10 @@ from backend.storage import LocalStorage
 
 KIND = "superpixels"
 # SLIC parameters per granularity: about this many superpixels per frame (see bench/superpixels.py).
+# A small frame gets fewer: a superpixel covers at least `min_area` pixels.
 GRANULARITIES: dict[str, dict[str, Any]] = {
-    "fine": {"n_segments": 2000, "compactness": 10.0},
-    "coarse": {"n_segments": 500, "compactness": 10.0},
+    "fine": {"n_segments": 2000, "compactness": 10.0, "min_area": 64},
+    "coarse": {"n_segments": 500, "compactness": 10.0, "min_area": 256},
 }
 DEFAULT_GRANULARITY = "fine"
 METHOD = "slic1"  # part of the cache key: changing the parameters must not serve old files
@@ -67,7 +68,10 @@ def compute(image: np.ndarray, granularity: str) -> np.ndarray:
     from skimage.segmentation import slic  # the worker's dependency; the web never computes
 
     _check(granularity)
-    labels = slic(image, start_label=0, **GRANULARITIES[granularity])
+    params = dict(GRANULARITIES[granularity])
+    most = max(1, image.shape[0] * image.shape[1] // params.pop("min_area"))
+    params["n_segments"] = min(params["n_segments"], most)
+    labels = slic(image, start_label=0, **params)
     # Renumber densely: the painter indexes its per-superpixel tables by id.
     _, dense = np.unique(labels, return_inverse=True)
     return dense.reshape(labels.shape).astype(np.uint16)
