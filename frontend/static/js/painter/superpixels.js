@@ -280,32 +280,38 @@ export function bindSuperpixels({ painter, frame, view }) {
     say(error.message, "error");
     toast(error.message, "error", 6000);
   };
-  const load = async () => {
+  let pending = null;
+  const start = async (name) => {
+    if (loaded.has(name)) return use(name, loaded.get(name));
+    say(`Computing ${name} superpixels…`, "busy");
+    const state = await postJSON(`/api/frames/${frame.id}/superpixels`, { granularity: name });
+    if (state.ready) return fetchLabels(name);
+    await new Promise((resolve, reject) => {
+      watcher = watchJob(state.job.id, (job) => {
+        if (wanted !== name) return resolve();
+        if (job.status === "succeeded") fetchLabels(name).then(resolve, reject);
+        else if (job.status === "failed" || job.status === "cancelled") {
+          reject(new Error(job.error || `Computing the superpixels was ${job.status}.`));
+        } else say(`Computing ${name} superpixels… ${Math.round(100 * job.progress)}%`, "busy");
+      });
+    }).finally(() => {
+      watcher = null;
+    });
+  };
+  /** Loads the chosen granularity (once; a second call returns the same promise). */
+  const load = () => {
     const name = granularity.value;
-    if (wanted === name && (strokes.index || watcher)) return;
+    if (wanted === name && pending) return pending;
     wanted = name;
     watcher?.stop();
     watcher = null;
     strokes.index = null;
     drawEdges();
-    if (loaded.has(name)) return use(name, loaded.get(name));
-    say(`Computing ${name} superpixels…`, "busy");
-    try {
-      const state = await postJSON(`/api/frames/${frame.id}/superpixels`, { granularity: name });
-      if (state.ready) return await fetchLabels(name);
-      watcher = watchJob(state.job.id, (job) => {
-        if (wanted !== name) return;
-        if (job.status === "succeeded") {
-          watcher = null;
-          fetchLabels(name).catch(fail);
-        } else if (job.status === "failed" || job.status === "cancelled") {
-          watcher = null;
-          fail(new Error(job.error || `Computing the superpixels was ${job.status}.`));
-        } else say(`Computing ${name} superpixels… ${Math.round(100 * job.progress)}%`, "busy");
-      });
-    } catch (error) {
+    pending = start(name).catch((error) => {
+      if (wanted === name) pending = null; // a later use tries again
       fail(error);
-    }
+    });
+    return pending;
   };
   const needed = () => painter.tool === "superpixel" || strokes.snap;
   const onChange = painter.onChange;
@@ -316,7 +322,6 @@ export function bindSuperpixels({ painter, frame, view }) {
   };
   granularity.addEventListener("change", () => {
     granularity.blur();
-    wanted = null;
     if (needed()) load();
   });
   snap.addEventListener("change", () => {
