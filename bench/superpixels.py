@@ -15,7 +15,8 @@ sign/symbol 6 -> 2, unlabelled 11 -> 255 = ignored, the rest background 0). For 
   the band's majority class per column is painted, and each run of one class across a band is
   one straight horizontal stroke; strokes are taken largest first. Two starts: everything
   unlabeled (as the issue asks) and after one "Fill unlabeled with background" action, when
-  only clicks and strokes that gain (car, sign) are made, the best first.
+  only clicks and strokes that gain (car, sign) are made, the best first. And superpixel-tool
+  strokes from unlabeled (see superpixel_strokes), the stroke-for-stroke comparison.
 
     .venv/bin/python -m bench.superpixels --step 4
 """
@@ -102,6 +103,35 @@ def superpixel_clicks(labels: np.ndarray, truth: np.ndarray) -> tuple[float, flo
     return asa, from_unlabeled, after_fill + 1
 
 
+def superpixel_strokes(labels: np.ndarray, truth: np.ndarray) -> float:
+    """Superpixel-tool strokes from unlabeled: horizontal lines one superpixel height apart;
+    along a line, each run of not yet filled superpixels with one majority class is a stroke
+    filling them; superpixels no line touched take one click each. Best first, as above."""
+    valid = truth != 255
+    n = int(labels.max()) + 1
+    hist = np.zeros((n, 3), np.int64)
+    np.add.at(hist, (labels[valid], truth[valid]), 1)
+    major, best = hist.argmax(1), hist.max(1)
+    spacing = max(1, round(np.sqrt(labels.size / n)))
+    seen = np.zeros(n, bool)
+    gains = []
+    for y in range(spacing // 2, labels.shape[0], spacing):
+        row = labels[y][np.r_[True, labels[y][1:] != labels[y][:-1]]]
+        run, cls = 0, -1
+        for k in row:
+            if seen[k]:
+                continue
+            seen[k] = True
+            if major[k] != cls and cls >= 0:
+                gains.append(run)
+                run = 0
+            cls, run = major[k], run + int(best[k])
+        if cls >= 0:
+            gains.append(run)
+    gains += [int(g) for g in best[~seen]]
+    return _clicks_to(np.asarray(gains), 0, int(valid.sum()))
+
+
 def brush_strokes(truth: np.ndarray) -> tuple[float, float]:
     """Strokes from unlabeled and after filling with background (see the module docstring)."""
     height, width = truth.shape
@@ -167,7 +197,8 @@ def main() -> None:
     print(f"{len(data)} CamVid frames (480x360), every {args.step}th of 0001TP, 0006R0, 0016E5")
     print(f"SLIC parameters: {GRANULARITIES}")
     head = f"{'method':24} {'count':>6} {'ASA mean':>8} {'ASA min':>8} {'s/frame':>8}"
-    print(head + f" {'clicks (unlabeled start)':>26} {'clicks (fill bg first)':>24}")
+    head += f" {'clicks (unlabeled start)':>26} {'clicks (fill bg first)':>24}"
+    print(head + f" {'superpixel strokes':>22}")
     for name, method in METHODS.items():
         rows, counts, seconds = [], [], []
         for _, image, truth in data:
@@ -175,11 +206,12 @@ def main() -> None:
             labels = method(image)
             seconds.append(time.perf_counter() - t0)
             counts.append(int(labels.max()) + 1)
-            rows.append(superpixel_clicks(labels, truth))
+            rows.append((*superpixel_clicks(labels, truth), superpixel_strokes(labels, truth)))
         asa = np.array([r[0] for r in rows])
         line = f"{name:24} {np.mean(counts):6.0f} {asa.mean():8.4f} {asa.min():8.4f}"
         line += f" {np.mean(seconds):8.2f} {fmt([r[1] for r in rows]):>26}"
-        print(line + f" {fmt([r[2] for r in rows]):>24}", flush=True)
+        line += f" {fmt([r[2] for r in rows]):>24}"
+        print(line + f" {fmt([r[3] for r in rows]):>22}", flush=True)
     line = f"{'brush 9px strokes':24} {'':6} {'':8} {'':8} {'':8}"
     print(line + f" {fmt([b[0] for b in brush]):>26} {fmt([b[1] for b in brush]):>24}")
     print("1080p compute time (s): CamVid frame upscaled, highway video frame upscaled")
