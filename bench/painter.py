@@ -8,6 +8,8 @@ opens the painter in headless Chromium (/usr/bin/chromium through Playwright) an
   is composited between events, as when a user paints), at several brush sizes;
 - the same with trusted mouse input sent through the DevTools protocol (page.mouse), timed by
   the page's own instrumentation (`segtunePainter.perf`);
+- the superpixel tool (clicks, strokes) and brush strokes snapped to superpixel edges
+  (bench/painter_superpixels.py);
 - a full overlay redraw (recolour every pixel from the label map + upload), PNG encode + PUT of
   the mask (a save), and the page load until the painter is ready.
 
@@ -31,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from backend.services.auth import SESSION_COOKIE
+from bench.painter_superpixels import bench_superpixels, compute_superpixels
 from tests.live import free_port, wait_until_healthy
 
 BENCH_EMAIL, BENCH_PASSWORD = "bench@example.org", "bench painter password"
@@ -50,9 +53,9 @@ console = Console(width=max(150, shutil.get_terminal_size().columns))
 # Walks a Lissajous curve over the visible part of the frame, `step` screen pixels per event,
 # dispatching PointerEvents to the viewport; returns the handler time of each pointermove.
 STROKE_JS = """
-async ({n, step, size, cls, zoom, perFrame}) => {
+async ({n, step, size, cls, zoom, perFrame, tool}) => {
   const P = window.segtunePainter;
-  P.painter.setTool("brush");
+  P.painter.setTool(tool || "brush");
   P.painter.setBrushSize(size);
   P.painter.setClass(cls);
   if (zoom === "fit") document.querySelector('[data-testid="zoom-fit"]').click();
@@ -186,13 +189,12 @@ def stats(samples: list[float]) -> tuple[float, float, float, float]:
     return a.mean(), np.percentile(a, 50), np.percentile(a, 99), a.max()
 
 
-def bench_size(
-    page, api: httpx.Client, url: str, project_id: int, size: tuple[int, int], n: int, table
-) -> None:
+def bench_size(page, api: httpx.Client, url: str, project_id: int, size, n: int, table, data_dir):
     width, height = size
     files = [("files", (f"{width}x{height}.png", street_png(width, height), "image/png"))]
     response = api.post(f"/api/projects/{project_id}/images", files=files)
     frame = response.json()[0]
+    compute_superpixels(data_dir, frame["id"])
     t0 = time.perf_counter()
     page.goto(f"{url}/frames/{frame['id']}")
     page.wait_for_function("() => window.segtunePainter !== undefined")
@@ -243,6 +245,7 @@ def bench_size(
     )
     row("pointermove, brush 40px, trusted CDP mouse input", samples)
 
+    bench_superpixels(page, STROKE_JS, n, row)
     row("full overlay redraw (recolour + upload)", page.evaluate(REDRAW_JS, 20), target=False)
     row("save: PNG encode + PUT + response", page.evaluate(SAVE_JS, 5), target=False)
     row("PNG encode of the label map (part of a save)", page.evaluate(ENCODE_JS, 5), target=False)
@@ -276,7 +279,7 @@ def main() -> None:
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             for size in sizes:
-                bench_size(page, api, url, project["id"], size, args.events, table)
+                bench_size(page, api, url, project["id"], size, args.events, table, tmp)
             browser.close()
         console.print(table)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

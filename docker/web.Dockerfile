@@ -7,7 +7,7 @@ COPY backend backend
 COPY worker worker
 COPY frontend frontend
 COPY migrations migrations
-RUN pip install .
+RUN pip install ".[worker]"
 ENV SEGTUNE_HOST=0.0.0.0 SEGTUNE_PORT=8000 SEGTUNE_DATA_DIR=/data
 EXPOSE 8000
 CMD ["segtune", "web"]

@@ -92,6 +92,14 @@ def remap(self, job_id: int) -> str:
     return run_job(job_id, run_remap, *_deps(self.app))
 
 
+@shared_task(name="segtune.superpixels", bind=True)
+def superpixels(self, job_id: int) -> str:
+    """Compute a frame's superpixels for the painter."""
+    from backend.services.superpixels import run_superpixels
+
+    return run_job(job_id, run_superpixels, *_deps(self.app))
+
+
 @worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
     # Database connections must not be shared across fork: each child makes its own.

@@ -20,6 +20,7 @@ from backend.db import begin_write
 from backend.errors import Conflict
 from backend.models import Frame, Job, Mask, Project, SegModel, Video
 from backend.models.base import utcnow
+from backend.services import superpixels
 from backend.services.frames import get_frame
 from backend.services.projects import get_project
 from backend.services.references import scored_models, unreferenced
@@ -133,6 +134,8 @@ def _uses_frames(job: Job, frames: list[Frame]) -> bool:
     if job.kind == "prelabel":
         chosen = params.get("frame_ids")
         return chosen is None or bool(set(chosen) & {f.id for f in frames})
+    if job.kind == superpixels.KIND:
+        return params.get("frame_id") in {f.id for f in frames}
     return job.kind == "export"
 
 
@@ -145,6 +148,7 @@ def _frame_plan(session: Session, plan: Plan, frames: list[Frame]) -> None:
     plan.counts["labeled"] = sum(1 for f in frames if f.mask_version)
     for frame in frames:
         plan.keys |= {frame.storage_key, f"thumbs/{frame.storage_key.removesuffix('.png')}.jpg"}
+        plan.keys |= superpixels.all_keys(frame)
     plan.keys |= {m.storage_key for m in masks}
     if frames:
         project_id = frames[0].project_id
@@ -250,6 +254,7 @@ def plan_project(session: Session, project_id: int) -> Plan:
     _model_plan(session, plan, models, project_id)
     job_ids = session.scalars(select(Job.id).where(Job.project_id == project_id))
     plan.prefixes += [f"projects/{project_id}", f"thumbs/projects/{project_id}"]
+    plan.prefixes.append(f"superpixels/projects/{project_id}")
     plan.prefixes += [f"jobs/{job_id}" for job_id in job_ids]
     return plan
 

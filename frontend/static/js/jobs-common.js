@@ -15,6 +15,7 @@ const KIND_NAMES = {
   export_onnx: "ONNX export",
   register_model: "Model check",
   remap: "Class remap",
+  superpixels: "Superpixels",
 };
 export const kindName = (kind) => KIND_NAMES[kind] || kind;
 

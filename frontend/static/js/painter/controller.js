@@ -5,7 +5,7 @@ import { Diff, emptyBox, extendBox } from "./diff.js";
 import { UNLABELED, brushSpans } from "./labelmap.js";
 import { fetchMask } from "./sync.js";
 
-export const TOOLS = ["brush", "eraser", "fill", "polygon"];
+export const TOOLS = ["brush", "eraser", "fill", "polygon", "superpixel"];
 export const MIN_BRUSH = 1;
 export const MAX_BRUSH = 1024;
 
@@ -19,6 +19,7 @@ export class Painter {
     this.polygon = [];
     this.hover = null;
     this.stroke = null;
+    this.strokes = null; // superpixels.js: superpixel fills and snapped brush strokes
     const bg = classes.find((c) => c.name.trim().toLowerCase() === "background");
     this.backgroundIndex = bg ? bg.index : 0;
   }
@@ -82,6 +83,7 @@ export class Painter {
     const diff = new Diff(this.tool);
     this.stroke = { diff, x, y, value: this.paintValue, touched: false };
     this.sync.hold = true; // no autosave of a half-drawn stroke
+    if (this.strokes?.begin(this.stroke, x, y)) return this.markTouched();
     this.labelMap.stamp(x, y, this.brush, this.stroke.value, diff);
     const r = this.brush.reach;
     this.view.redrawBox(extendBox(emptyBox(), x - r, y - r, x + r + 1, y + r + 1));
@@ -99,6 +101,7 @@ export class Painter {
   extendStroke(points) {
     const s = this.stroke;
     if (!s) return;
+    if (this.strokes?.extend(s, points)) return this.markTouched();
     const box = emptyBox();
     const r = this.brush.reach;
     let { x, y } = s;

@@ -60,7 +60,7 @@ export function bindInput({ painter, view, viewport, actions, perf }) {
     e.preventDefault();
     const [x, y] = view.pixelAt(e.clientX, e.clientY);
     painter.hover = [x, y];
-    if (painter.tool === "brush" || painter.tool === "eraser") {
+    if (painter.tool === "brush" || painter.tool === "eraser" || painter.tool === "superpixel") {
       capture(e);
       painter.beginStroke(x, y);
     } else if (painter.tool === "fill") {
@@ -180,6 +180,7 @@ export function bindInput({ painter, view, viewport, actions, perf }) {
       case "e": case "E": painter.setTool("eraser"); return true;
       case "f": case "F": case "g": case "G": painter.setTool("fill"); return true;
       case "p": case "P": painter.setTool("polygon"); return true;
+      case "s": case "S": painter.setTool("superpixel"); return true;
       case "[": painter.nudgeBrush(-1); return true;
       case "]": painter.nudgeBrush(1); return true;
       case "o": case "O": actions.toggleOverlay(); return true;

@@ -11,6 +11,7 @@ import { LabelMap, UNLABELED } from "./labelmap.js";
 import { bindNavigation } from "./navigate.js";
 import { Panel, byId } from "./panel.js";
 import { Review } from "./review.js";
+import { bindSuperpixels } from "./superpixels.js";
 import { Sync, fetchMask } from "./sync.js";
 import { VersionPanel } from "./versions.js";
 import { View } from "./view.js";
@@ -214,6 +215,7 @@ async function boot() {
   });
 
   bindPaintOver(painter);
+  const superpixels = bindSuperpixels({ painter, frame, view });
   bindNavigation({ frame, place, save, go, panel });
   versions = new VersionPanel({
     frameId: frame.id,
@@ -261,6 +263,7 @@ async function boot() {
     painter,
     history,
     versions,
+    superpixels,
   });
 }
 
