@@ -1,6 +1,6 @@
 // Models page: the project's models (downloads, ONNX export), registering a checkpoint with real
 // upload progress, and pre-labeling frames (asking before any human-edited mask is replaced).
-import { getJSON, postJSON } from "./api.js";
+import { api, getJSON, postJSON } from "./api.js";
 import { byTestId, el, formatBytes, formatDate, showMessage, toast } from "./dom.js";
 import { jobCard, watchJob } from "./jobs-common.js";
 import { onnxControl, onnxExports } from "./report.js";
@@ -47,6 +47,11 @@ function modelRow(model) {
       )
     : null;
   const actions = [];
+  if (model.status === "failed" && model.kind === "base") {
+    actions.push(
+      el("button", { type: "button", class: "btn small", testid: "model-retry", onclick: () => openRetry(model) }, "Retry or delete…"),
+    );
+  }
   if (model.status === "ready") {
     const train = `/projects/${projectId}/train?base=${model.id}`;
     actions.push(
@@ -144,6 +149,57 @@ registerForm.addEventListener("submit", async (event) => {
     loadModels();
   }
 });
+
+// ---- retry or delete a failed registration ------------------------------------------------
+const retryDialog = byTestId("retry-dialog");
+const retryForm = byTestId("retry-form");
+const retryError = byTestId("retry-error");
+let retrying = null;
+
+function openRetry(model) {
+  retrying = model;
+  byTestId("retry-title").textContent = `Retry “${model.name}”`;
+  byTestId("retry-reason").textContent = model.error || "";
+  // Start from Detect for the classes: the head size then picks the preset that fits.
+  retryForm.elements.preset.value = "";
+  retryForm.elements.architecture.value = model.architecture || "";
+  retryForm.elements.output_stride.value = model.output_stride ? String(model.output_stride) : "";
+  showMessage(retryError, "");
+  retryDialog.showModal();
+}
+
+async function retryAction(send) {
+  const buttons = retryDialog.querySelectorAll("button");
+  buttons.forEach((b) => (b.disabled = true));
+  try {
+    await send();
+    retryDialog.close();
+    await loadModels();
+  } catch (error) {
+    showMessage(retryError, error.message);
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+  }
+}
+
+byTestId("retry-submit").addEventListener("click", () =>
+  retryAction(async () => {
+    const fields = retryForm.elements;
+    const body = {
+      preset: fields.preset.value || null,
+      architecture: fields.architecture.value || null,
+      output_stride: fields.output_stride.value ? Number(fields.output_stride.value) : null,
+    };
+    await postJSON(`/api/models/${retrying.id}/retry`, body);
+    toast(`Checking “${retrying.name}” again…`);
+  }),
+);
+byTestId("retry-delete").addEventListener("click", () =>
+  retryAction(async () => {
+    await api(`/api/models/${retrying.id}`, { method: "DELETE" });
+    toast(`Registration “${retrying.name}” deleted.`, "success");
+  }),
+);
 
 // ---- pre-label ----------------------------------------------------------------------------
 const prelabelForm = byTestId("prelabel-form");
