@@ -133,7 +133,8 @@ def _report(
         _cached(storage, key, lambda: json.dumps(compute(source, ids, seconds, set_ids)).encode())
     )
     # From the job's parameters, outside the cached scores: reports cached before it have it.
-    report["start"] = start_note(source)
+    if not source.is_comparison:
+        report["start"] = start_note(source)
     return report
 
 
