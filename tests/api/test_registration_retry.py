@@ -78,7 +78,7 @@ def test_a_wrong_preset_names_the_one_that_fits(client, dispatcher, espnet_file)
     assert _run(client, dispatcher.sent[-1]) == "failed"
     error = client.get(f"/api/models/{model['id']}").json()["error"]
     assert "file has 20 classes, 19 were given" in error
-    assert "the preset that fits is cityscapes20" in error
+    assert "The preset that fits is cityscapes20" in error
 
 
 def test_a_failed_registration_is_retried_with_other_options(client, dispatcher, espnet_file):

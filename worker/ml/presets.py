@@ -48,12 +48,12 @@ def preset_mismatch(rows: int, preset: str) -> str:
     """Why a head does not fit the named preset, and which preset (if any) does."""
     fits = presets_for(rows)
     hint = (
-        f"the preset that fits is {fits[0]} ({PRESET_LABELS[fits[0]]}); retry with it or with "
-        "Detect"
+        f"The preset that fits is {fits[0]}: {PRESET_LABELS[fits[0]]}. Retry with it, or with "
+        "Detect."
         if fits
-        else "no preset has that many; retry with Detect (the classes are then numbered)"
+        else "No preset has that many: retry with Detect (the classes are then numbered)."
     )
-    return f"file has {rows} classes, {len(PRESETS[preset])} were given (preset {preset}): {hint}"
+    return f"file has {rows} classes, {len(PRESETS[preset])} were given (preset {preset}). {hint}"
 
 
 def default_class_map(source: list[dict], project_names: list[str]) -> list[int]:

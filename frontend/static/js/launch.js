@@ -272,8 +272,10 @@ function refresh() {
   else if (!check.can_proceed) reason ||= "Fix the blocking problems in the data check first.";
   else if (!check.ok && !form.elements.force.checked) reason ||= "Review the data check, then tick “Proceed anyway”.";
   const base = chosenBase();
+  const usual = models.get(projectBaseId);
+  const other = usual && usual !== base ? " (not the project's base)" : "";
   byTestId("launch-summary").textContent =
-    reason || `Fine-tune ${base ? base.name : "a randomly initialised model"} with the ${body.preset} recipe.`;
+    reason || `Fine-tune ${base ? base.name : "a randomly initialised model"}${other} with the ${body.preset} recipe.`;
   submit.disabled = sending || Boolean(reason);
 }
 
