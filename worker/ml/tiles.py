@@ -8,7 +8,10 @@ full resolution rather than the frame being shrunk to a cap: fine-tunes learn fr
 frames' own scale (random scale 0.5-2 around it), so shrinking a huge frame several times would
 show the model objects far smaller than it was trained on, and thin classes (signs, poles) would
 lose the pixels that carry them. Cut points and margins are multiples of the networks' output
-stride (32 covers 8, 16 and 32), so a tile's feature grid lines up with the whole frame's.
+stride (32 covers 8, 16 and 32), so a tile's feature grid lines up with the whole frame's. Every
+window has the same size (shifted inwards at the frame's edges, which gives edge tiles more
+context): the allocator then reuses the same blocks tile after tile instead of fragmenting
+(measured: peak memory kept growing with the number of tiles when edge windows were smaller).
 """
 
 from collections.abc import Callable
@@ -52,19 +55,29 @@ def _cuts(length: int, tile: int) -> list[int]:
     return [0, *sorted({c for c in inner if 0 < c < length}), length]
 
 
+def _spans(length: int, tile: int, margin: int) -> list[tuple[int, int, int, int]]:
+    """(window start, window end, core start, core end) along one side; equal window lengths."""
+    cuts = _cuts(length, tile)
+    cores = list(zip(cuts, cuts[1:], strict=False))
+    size = min(length, max(end - start for start, end in cores) + 2 * margin)
+    spans = []
+    for start, end in cores:
+        first = min(max(0, start - margin), length - size)
+        spans.append((first, first + size, start, end))
+    return spans
+
+
 def plan_tiles(height: int, width: int, tiling: Tiling = DEFAULT_TILING) -> list[Tile]:
     """The tiles of a frame: one whole-frame tile when it is at most max_pixels."""
     if height * width <= tiling.max_pixels:
         return [Tile((0, 0, height, width), (0, 0, height, width))]
-    ys, xs = _cuts(height, tiling.tile), _cuts(width, tiling.tile)
-    m = tiling.margin
-    tiles = []
-    for top, bottom in zip(ys, ys[1:], strict=False):
-        for left, right in zip(xs, xs[1:], strict=False):
-            window = (max(0, top - m), max(0, left - m))
-            window += (min(height, bottom + m), min(width, right + m))
-            tiles.append(Tile(window, (top, left, bottom, right)))
-    return tiles
+    rows = _spans(height, tiling.tile, tiling.margin)
+    cols = _spans(width, tiling.tile, tiling.margin)
+    return [
+        Tile((w_top, w_left, w_bottom, w_right), (top, left, bottom, right))
+        for w_top, w_bottom, top, bottom in rows
+        for w_left, w_right, left, right in cols
+    ]
 
 
 def predict_tiles(
