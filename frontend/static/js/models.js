@@ -1,8 +1,9 @@
 // Models page: the project's models (downloads, ONNX export), registering a checkpoint with real
 // upload progress, and pre-labeling frames (asking before any human-edited mask is replaced).
-import { api, getJSON, postJSON } from "./api.js";
+import { getJSON, postJSON } from "./api.js";
 import { byTestId, el, formatBytes, formatDate, showMessage, toast } from "./dom.js";
 import { jobCard, watchJob } from "./jobs-common.js";
+import { retryDialog } from "./model-retry.js";
 import { onnxControl, onnxExports } from "./report.js";
 import { postForm, uploadItem } from "./upload.js";
 
@@ -104,6 +105,8 @@ async function loadModels() {
   return models;
 }
 
+const openRetry = retryDialog(() => loadModels());
+
 // ---- register -----------------------------------------------------------------------------
 const registerForm = byTestId("register-form");
 const registerError = byTestId("register-error");
@@ -149,57 +152,6 @@ registerForm.addEventListener("submit", async (event) => {
     loadModels();
   }
 });
-
-// ---- retry or delete a failed registration ------------------------------------------------
-const retryDialog = byTestId("retry-dialog");
-const retryForm = byTestId("retry-form");
-const retryError = byTestId("retry-error");
-let retrying = null;
-
-function openRetry(model) {
-  retrying = model;
-  byTestId("retry-title").textContent = `Retry “${model.name}”`;
-  byTestId("retry-reason").textContent = model.error || "";
-  // Start from Detect for the classes: the head size then picks the preset that fits.
-  retryForm.elements.preset.value = "";
-  retryForm.elements.architecture.value = model.architecture || "";
-  retryForm.elements.output_stride.value = model.output_stride ? String(model.output_stride) : "";
-  showMessage(retryError, "");
-  retryDialog.showModal();
-}
-
-async function retryAction(send) {
-  const buttons = retryDialog.querySelectorAll("button");
-  buttons.forEach((b) => (b.disabled = true));
-  try {
-    await send();
-    retryDialog.close();
-    await loadModels();
-  } catch (error) {
-    showMessage(retryError, error.message);
-  } finally {
-    buttons.forEach((b) => (b.disabled = false));
-  }
-}
-
-byTestId("retry-submit").addEventListener("click", () =>
-  retryAction(async () => {
-    const fields = retryForm.elements;
-    const body = {
-      preset: fields.preset.value || null,
-      architecture: fields.architecture.value || null,
-      output_stride: fields.output_stride.value ? Number(fields.output_stride.value) : null,
-    };
-    await postJSON(`/api/models/${retrying.id}/retry`, body);
-    toast(`Checking “${retrying.name}” again…`);
-  }),
-);
-byTestId("retry-delete").addEventListener("click", () =>
-  retryAction(async () => {
-    await api(`/api/models/${retrying.id}`, { method: "DELETE" });
-    toast(`Registration “${retrying.name}” deleted.`, "success");
-  }),
-);
 
 // ---- pre-label ----------------------------------------------------------------------------
 const prelabelForm = byTestId("prelabel-form");
