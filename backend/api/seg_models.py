@@ -109,12 +109,6 @@ def retry_registration(
     return model
 
 
-@router.delete("/{model_id}", status_code=204, openapi_extra=by("model_id"))
-def delete_registration(model_id: int, session: Session = DbSession, storage=Depends(get_storage)):
-    """Delete a failed registration and its file (409 for a model that is ready or pending)."""
-    seg_models.delete_failed_registration(session, storage, model_id)
-
-
 @router.get("/{model_id}/download", response_class=FileResponse, openapi_extra=by("model_id"))
 def download_model(model_id: int, session: Session = DbSession, storage=Depends(get_storage)):
     """The checkpoint file (weights under `model_state`, public DeepLabV3Plus-Pytorch layout)."""

@@ -101,12 +101,12 @@ def register_model(
     return model, job
 
 
-def _failed_registration(session: Session, model_id: int, doing: str) -> SegModel:
+def _failed_registration(session: Session, model_id: int) -> SegModel:
     model = get_model(session, model_id)
     if model.kind != "base" or model.status != "failed":
         raise Conflict(
             f"Model {model_id} is {model.status if model.kind == 'base' else 'a fine-tune'}; "
-            f"only a failed registration can be {doing}."
+            "only a failed registration can be retried."
         )
     return model
 
@@ -121,21 +121,11 @@ def retry_registration(
 ) -> tuple[SegModel, Job]:
     """Check a failed registration's file again with other options (the caller enqueues)."""
     _check_options(architecture, output_stride, preset)
-    model = _failed_registration(session, model_id, "retried")
+    model = _failed_registration(session, model_id)
     model.architecture, model.output_stride, model.preset = architecture, output_stride, preset
     model.status, model.error, model.classes = "pending", None, None
     job = create_job(session, "register_model", {"model_id": model.id}, model.project_id, "gpu")
     return model, job
-
-
-def delete_failed_registration(session: Session, storage: LocalStorage, model_id: int) -> None:
-    """Remove a failed registration: its row, then its stored file."""
-    model = _failed_registration(session, model_id, "deleted")
-    keys = [k for k in (model.storage_key, model.onnx_key) if k]
-    session.delete(model)
-    session.commit()
-    for key in keys:
-        storage.delete(key)
 
 
 def copy_in(storage: LocalStorage, path: Path) -> Path:

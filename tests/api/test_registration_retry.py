@@ -1,5 +1,6 @@
 """Registering a public checkpoint with the form's defaults: the class preset comes from the head
-size, a wrong one names the preset that fits, and a failed registration is retried or deleted.
+size, a wrong one names the preset that fits, and a failed registration is retried with other
+options (deleting one is the models' DELETE route).
 
 The checkpoints are small synthetic files in the public layouts (no ../shared needed).
 """
@@ -7,8 +8,6 @@ The checkpoints are small synthetic files in the public layouts (no ../shared ne
 import pytest
 import torch
 
-from backend.db import session_scope
-from backend.models import Job, SegModel
 from tests.accounts import add_user, bearer
 from worker.ml.models import build_model
 from worker.registration import run_registration
@@ -120,33 +119,7 @@ def test_bad_retry_options_are_422_before_any_job(client, dispatcher, espnet_fil
     assert client.get(f"/api/models/{model['id']}").json()["status"] == "failed"
 
 
-def test_a_failed_registration_is_deleted_with_its_file(client, dispatcher, espnet_file):
-    model = _register(client, espnet_file, preset="cityscapes19")
-    assert _run(client, dispatcher.sent[-1]) == "failed"
-    storage = client.app.state.storage
-    with session_scope(client.app.state.sessions) as session:
-        key = session.get(SegModel, model["id"]).storage_key
-    assert storage.exists(key)
-    assert client.delete(f"/api/models/{model['id']}").status_code == 204
-    assert client.get(f"/api/models/{model['id']}").status_code == 404
-    assert not storage.exists(key)
-    # Its finished job stays in the history.
-    with session_scope(client.app.state.sessions) as session:
-        assert session.get(Job, dispatcher.sent[-1]).status == "failed"
-
-
-def test_ready_and_pending_models_are_not_deleted_here(client, dispatcher, deeplab_file):
-    model = _register(client, deeplab_file)
-    res = client.delete(f"/api/models/{model['id']}")
-    assert res.status_code == 409 and "pending" in res.text
-    assert _run(client, dispatcher.sent[-1]) == "succeeded"
-    assert client.delete(f"/api/models/{model['id']}").status_code == 409
-    assert client.get(f"/api/models/{model['id']}").json()["status"] == "ready"
-
-
-def test_only_an_owner_or_admin_retries_or_deletes(
-    client, settings, dispatcher, espnet_file, project
-):
+def test_only_an_owner_or_admin_retries(client, settings, dispatcher, espnet_file, project):
     model = _register(client, espnet_file, preset="cityscapes19", project_id=str(project["id"]))
     assert _run(client, dispatcher.sent[-1]) == "failed"
     shared = _register(client, espnet_file, preset="cityscapes19")
@@ -159,7 +132,6 @@ def test_only_an_owner_or_admin_retries_or_deletes(
     )
     assert added.status_code == 200
     assert viewer.post(f"/api/models/{model['id']}/retry", json={}).status_code == 403
-    assert viewer.delete(f"/api/models/{model['id']}").status_code == 403
     # A shared model is changed by administrators only.
-    assert viewer.delete(f"/api/models/{shared['id']}").status_code == 403
+    assert viewer.post(f"/api/models/{shared['id']}/retry", json={}).status_code == 403
     assert client.get(f"/api/models/{model['id']}").json()["status"] == "failed"

@@ -1,9 +1,9 @@
 // The Models page's dialog for a failed registration: check the same file again with other
-// options (the classes start at Detect, so the head size picks the preset that fits), or delete it.
-import { api, postJSON } from "./api.js";
+// options (the classes start at Detect, so the head size picks the preset that fits).
+import { postJSON } from "./api.js";
 import { byTestId, showMessage, toast } from "./dom.js";
 
-/** Wires the dialog once; returns open(model). onDone runs after a retry or a delete. */
+/** Wires the dialog once; returns open(model). onDone runs after a retry was queued. */
 export function retryDialog(onDone) {
   const dialog = byTestId("retry-dialog");
   const form = byTestId("retry-form");
@@ -34,12 +34,6 @@ export function retryDialog(onDone) {
       };
       await postJSON(`/api/models/${model.id}/retry`, body);
       toast(`Checking “${model.name}” again…`);
-    }),
-  );
-  byTestId("retry-delete").addEventListener("click", () =>
-    act(async () => {
-      await api(`/api/models/${model.id}`, { method: "DELETE" });
-      toast(`Registration “${model.name}” deleted.`, "success");
     }),
   );
 

@@ -50,7 +50,7 @@ function modelRow(model) {
   const actions = [];
   if (model.status === "failed" && model.kind === "base") {
     actions.push(
-      el("button", { type: "button", class: "btn small", testid: "model-retry", onclick: () => openRetry(model) }, "Retry or delete…"),
+      el("button", { type: "button", class: "btn small", testid: "model-retry", onclick: () => openRetry(model) }, "Retry…"),
     );
   }
   if (model.status === "ready") {
