@@ -57,7 +57,7 @@ def web(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
 
 @app.command()
 def worker(
-    queues: str = typer.Option(None, help="Comma-separated queues (default: cpu,gpu)."),
+    queues: str = typer.Option(None, help="Comma-separated queues (default: cpu,gpu,train)."),
     concurrency: int = typer.Option(
         None, help="Parallel jobs (default: SEGTUNE_WORKER_CONCURRENCY)."
     ),
@@ -85,23 +85,40 @@ def worker(
     )
 
 
+# The embedded set-up's workers: one for fine-tunes, one for every short job, so a fine-tune
+# never waits behind a pre-label (or the reverse) on a one-machine install.
+SERVE_WORKERS = ("train", "cpu,gpu")
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    running = [child for child in children if child.poll() is None]
+    for child in running:
+        # Celery's warm shutdown: finish the running step, then exit.
+        child.send_signal(signal.SIGTERM)
+    for child in running:
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
 @app.command()
 def serve() -> None:
-    """Run the web app and a worker together (Ctrl-C stops both)."""
+    """Run the web app and the workers together (Ctrl-C stops all)."""
     settings = load_settings()
     upgrade_database(settings)
-    child = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"])
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "worker", "--queues", queues]
+            + ["--concurrency", "1"]
+        )
+        for queues in SERVE_WORKERS
+    ]
     console.print(f"[bold]SegTune[/bold] on http://{settings.host}:{settings.port}  (Ctrl-C stops)")
     try:
         web(None, None)
     finally:
-        if child.poll() is None:
-            # Celery's warm shutdown: finish the running step, then exit.
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(children)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ def add(
     url: str = typer.Option(None, help="Download from this URL instead."),
     sha256: str = typer.Option(None, help="Expected SHA-256 of the file."),
     name: str = typer.Option(None),
-    preset: str = typer.Option(None, help="Source classes: cityscapes19 or cityscapes20."),
+    preset: str = typer.Option(
+        None, help="Source classes: cityscapes19 or cityscapes20 (default: from the head size)."
+    ),
     architecture: str = typer.Option(None),
     output_stride: int = typer.Option(None),
     project: int = typer.Option(None, help="Keep the model in this project only."),

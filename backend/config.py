@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     max_form_fields: int = Field(1000, ge=1)
     max_json_kb: int = Field(1024, ge=1)
     worker_concurrency: int = Field(1, ge=1)
-    worker_queues: str = "cpu,gpu"
+    worker_queues: str = "cpu,gpu,train"
     heartbeat_s: float = Field(5.0, gt=0)
     worker_lost_after_s: float = Field(60.0, gt=0)
     lost_jobs: Literal["fail", "requeue"] = "fail"

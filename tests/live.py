@@ -75,7 +75,7 @@ class LiveServer:
             start_new_session=True,
         )
 
-    def start_worker(self, queues: str = "cpu,gpu") -> subprocess.Popen:
+    def start_worker(self, queues: str = "cpu,gpu,train") -> subprocess.Popen:
         """Start one more worker process and wait until it is ready."""
         proc = self._spawn(f"worker{len(self.workers)}", "worker", "--queues", queues)
         self.workers.append(proc)
@@ -89,7 +89,7 @@ class LiveServer:
             time.sleep(0.2)
         raise RuntimeError(f"worker did not start:\n{log.read_text()}")
 
-    def start(self, worker_queues: tuple[str, ...] = ("cpu,gpu",)) -> None:
+    def start(self, worker_queues: tuple[str, ...] = ("cpu,gpu,train",)) -> None:
         """Start web and one worker per entry of worker_queues."""
         self.web = self._spawn("web", "web")
         wait_until_healthy(self.url, self.web, self.log_dir / "web.log")

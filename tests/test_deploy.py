@@ -26,10 +26,14 @@ def test_compose_config_is_valid():
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load(out.stdout)
     services = config["services"]
-    assert {"postgres", "redis", "migrate", "web", "worker-cpu", "worker-gpu"} <= set(services)
+    expected = {"postgres", "redis", "migrate", "web", "worker-cpu", "worker-gpu", "worker-train"}
+    assert expected <= set(services)
     assert "--queues" in services["worker-gpu"]["command"]
     assert services["worker-gpu"]["command"][-3:] == ["gpu", "--concurrency", "1"]
     assert services["worker-cpu"]["command"][3] == "cpu"
+    # Fine-tunes on their own GPU worker, so they never hold up short model jobs.
+    assert services["worker-train"]["command"][-3:] == ["train", "--concurrency", "1"]
+    assert services["worker-train"]["image"] == services["worker-gpu"]["image"]
     gpu = services["worker-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia"
     web_deps = services["web"]["depends_on"]

@@ -5,7 +5,10 @@ from kombu import Queue
 
 from backend.config import Settings
 
-QUEUES = ("cpu", "gpu")
+# cpu: sampling, import, export. gpu: short model jobs (registration, evaluation, pre-label,
+# ONNX). train: fine-tunes, which run for minutes to hours and get a worker of their own so
+# they never hold up a short job (and a short job never holds up a fine-tune).
+QUEUES = ("cpu", "gpu", "train")
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -5,8 +5,14 @@ from typing import Any
 from backend.db import session_scope
 from backend.errors import Invalid
 from backend.services.seg_models import get_model
-from worker.ml.checkpoints import build_from_checkpoint, describe, load_checkpoint
-from worker.ml.presets import PRESETS
+from worker.ml.checkpoints import (
+    Checkpoint,
+    build_from_checkpoint,
+    describe,
+    head_rows,
+    load_checkpoint,
+)
+from worker.ml.presets import PRESETS, preset_mismatch, presets_for
 
 
 def hex_color(color) -> str:
@@ -23,6 +29,24 @@ def rgb_color(color) -> list[int]:
     return [int(c) for c in color[:3]]
 
 
+def choose_preset(ckpt: Checkpoint, preset: str | None) -> str | None:
+    """The preset whose classes the file's outputs mean: the one named, else the one that fits.
+
+    A SegTune file describes its own classes (None). Without a preset named, the head size
+    decides when exactly one preset has that many classes; a named preset that does not fit
+    the head is refused with the one that would.
+    """
+    if ckpt.meta is not None:
+        return preset
+    rows = head_rows(ckpt.state)
+    if preset is None:
+        fits = presets_for(rows)
+        return fits[0] if len(fits) == 1 else None
+    if rows is not None and rows != len(PRESETS[preset]):
+        raise ValueError(preset_mismatch(rows, preset))
+    return preset
+
+
 def run_registration(ctx) -> dict[str, Any]:
     """Load the file strictly into its architecture; record what it is or why it is unusable."""
     with session_scope(ctx.sessions) as session:
@@ -32,6 +56,7 @@ def run_registration(ctx) -> dict[str, Any]:
     ctx.progress(0.1, "loading checkpoint")
     try:
         ckpt = load_checkpoint(path)
+        preset = choose_preset(ckpt, preset)
         classes = PRESETS[preset] if preset else None
         meta = describe(ckpt, arch, stride, classes)
         build_from_checkpoint(ckpt, meta)
@@ -43,7 +68,7 @@ def run_registration(ctx) -> dict[str, Any]:
         raise Invalid(message) from exc
     with session_scope(ctx.sessions) as session:
         row = get_model(session, ctx.params["model_id"])
-        row.status, row.error = "ready", None
+        row.status, row.error, row.preset = "ready", None, preset
         row.architecture, row.output_stride = meta.architecture, meta.output_stride
         row.classes = [
             {"index": c["index"], "name": c["name"], "color": hex_color(c["color"])}

@@ -139,7 +139,7 @@ def run_job(
             return "skipped"
         job = jobs.get_job(session, job_id)
         params, project_id, queue = dict(job.params or {}), job.project_id, job.queue
-    if queue == "gpu":
+    if queue in ("gpu", "train"):  # the queues whose jobs use a GPU when the worker has one
         _record_device(sessions, job_id, params)
     beat = _Heartbeat(job_id, sessions, settings.heartbeat_s)
     beat.start()

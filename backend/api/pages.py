@@ -117,6 +117,7 @@ def models_page(
         "project": projects.get_project(session, project_id),
         "architectures": seg_models.ARCHITECTURES,
         "output_strides": seg_models.OUTPUT_STRIDES,
+        "preset_labels": seg_models.preset_labels(),
         "max_upload_bytes": settings.max_upload_bytes,
     }
     return TEMPLATES.TemplateResponse(request, "models.html", context)

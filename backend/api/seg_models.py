@@ -11,7 +11,7 @@ from backend.api.deps import DbSession, get_dispatcher, get_settings, get_storag
 from backend.api.uploads import BINARY, discard, multipart_body, receive_files
 from backend.errors import DomainError, Invalid
 from backend.schemas.jobs import JobOut
-from backend.schemas.seg_models import SegModelOut, SegModelUpdate
+from backend.schemas.seg_models import RegistrationRetry, SegModelOut, SegModelUpdate
 from backend.services import access, jobs, seg_models
 from backend.services.auth import Identity
 
@@ -22,7 +22,7 @@ FORM_FIELDS = {
     "project_id": {"type": "integer"},
     "architecture": {"type": "string", "enum": list(seg_models.ARCHITECTURES)},
     "output_stride": {"type": "integer", "enum": [8, 16]},
-    "preset": {"type": "string", "enum": ["cityscapes19", "cityscapes20"]},
+    "preset": {"type": "string", "enum": list(seg_models.PRESETS)},
     "sha256": {"type": "string"},
 }
 UPLOAD_BODY = multipart_body(FORM_FIELDS, ["file"])
@@ -98,6 +98,21 @@ def get_model(model_id: int, session: Session = DbSession):
 def rename_model(model_id: int, body: SegModelUpdate, session: Session = DbSession):
     """Rename a model (administrators for shared base models)."""
     return seg_models.rename_model(session, model_id, body.name)
+
+
+@router.post(
+    "/{model_id}/retry", response_model=SegModelOut, status_code=202, openapi_extra=by("model_id")
+)
+def retry_registration(
+    model_id: int,
+    body: RegistrationRetry,
+    session: Session = DbSession,
+    dispatcher=Depends(get_dispatcher),
+):
+    """Check a failed registration's file again with other options (409 unless it failed)."""
+    model, job = seg_models.retry_registration(session, model_id, **body.model_dump())
+    jobs.enqueue(session, job, dispatcher.dispatch)
+    return model
 
 
 @router.get("/{model_id}/download", response_class=FileResponse, openapi_extra=by("model_id"))

@@ -20,9 +20,12 @@ router = APIRouter(prefix="/api/projects/{project_id}", tags=["training"])
 
 
 @router.get("/train/check", openapi_extra=by("project_id"))
-def check_training_data(project_id: int, session: Session = DbSession) -> dict:
-    """What is missing before a fine-tune makes sense (blocking problems and warnings)."""
-    return training.check_data(session, project_id)
+def check_training_data(
+    project_id: int, session: Session = DbSession, identity: Identity = CurrentUser
+) -> dict:
+    """What is missing before a fine-tune makes sense (blocking problems and warnings), and
+    project_base_model_id: the registered base the project started from (the default start)."""
+    return training.launch_check(session, project_id, identity.user)
 
 
 @router.post("/train", response_model=JobOut, status_code=202, openapi_extra=by("project_id"))

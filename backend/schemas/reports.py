@@ -122,6 +122,18 @@ class ReportSet(BaseModel):
     sentences: list[str]
 
 
+class ReportStart(BaseModel):
+    """What a fine-tune started from (model_id None: random initialisation), the project's
+    base model then (None when it had none yet), whether the two differ, and a sentence."""
+
+    model_id: int | None
+    name: str | None
+    project_base_id: int | None
+    project_base_name: str | None
+    differs: bool
+    sentence: str
+
+
 class ReportOut(BaseModel):
     """GET /api/jobs/{id}/report: before/after of a fine-tune, or A/B of two evaluated models.
 
@@ -153,3 +165,6 @@ class ReportOut(BaseModel):
     )
     labels: SideLabels | None = None
     model_ids: SideIds | None = None
+    start: ReportStart | None = Field(
+        None, description="Fine-tunes: the start; null for jobs launched before it was recorded."
+    )

@@ -41,3 +41,15 @@ class SegModelOut(BaseModel):
     base_class_names: list[str] | None
     created_at: datetime
     has_onnx: bool
+
+
+class RegistrationRetry(BaseModel):
+    """POST /api/models/{id}/retry: check a failed registration's file again with these options.
+
+    A field left out is detected from the file (preset: from the size of the model's head).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    architecture: str | None = None
+    output_stride: int | None = None
+    preset: str | None = Field(None, examples=["cityscapes20"])

@@ -20,6 +20,8 @@ Dispatcher = Callable[[Job], None]
 Revoker = Callable[[Job], None]
 
 WORKER_LOST = "worker lost: the worker stopped reporting while running this job"
+# Fine-tunes have a queue of their own (worker/celery_app.py QUEUES).
+TRAIN_QUEUE = "train"
 BROKER_DOWN = "The job queue (broker) was unreachable, so the job never started; retry it later."
 # Jobs that read or write a project's masks or class list: none starts while a class remap runs.
 WAIT_FOR_REMAP = frozenset({"train", "evaluate", "prelabel", "import", "export", "remap"})
@@ -98,6 +100,8 @@ def retry_job(session: Session, job_id: int) -> Job:
             f"Only failed or cancelled jobs can be retried; job {job_id} is {job.status}."
         )
     job.status, job.progress, job.error, job.message = "queued", 0.0, None, "queued again"
+    if job.kind == "train":
+        job.queue = TRAIN_QUEUE  # fine-tunes queued before it had its own queue move there
     job.error_detail = job.worker = None  # the next run names its own worker and device
     job.cancel_requested, job.finished_at, job.result = False, None, None
     session.flush()

@@ -9,14 +9,14 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.db import files_owned_by_rows
-from backend.errors import Invalid, NotFound
+from backend.errors import Conflict, Invalid, NotFound
 from backend.models import Job, SegModel, User
 from backend.services.access import role_in
 from backend.services.jobs import create_job
 from backend.services.naming import display_filename
 from backend.services.projects import get_project
 from backend.storage import LocalStorage, new_key
-from worker.ml.presets import PRESETS
+from worker.ml.presets import PRESET_LABELS, PRESETS
 
 ARCHITECTURES = (
     "deeplabv3plus_mobilenet",
@@ -27,6 +27,11 @@ ARCHITECTURES = (
 OUTPUT_STRIDES = (8, 16)
 
 
+def preset_labels() -> dict[str, str]:
+    """The class presets a registration may name, with what each is."""
+    return dict(PRESET_LABELS)
+
+
 def file_sha256(path: Path) -> str:
     """Hex SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -34,6 +39,15 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _check_options(architecture: str | None, output_stride: int | None, preset: str | None):
+    if architecture is not None and architecture not in ARCHITECTURES:
+        raise Invalid(f"architecture must be one of {', '.join(ARCHITECTURES)}.")
+    if output_stride is not None and output_stride not in OUTPUT_STRIDES:
+        raise Invalid("output_stride must be 8 or 16.")
+    if preset is not None and preset not in PRESETS:
+        raise Invalid(f"preset must be one of {', '.join(PRESETS)} (or none: detect it).")
 
 
 def register_model(
@@ -54,12 +68,7 @@ def register_model(
     try:
         if project_id is not None:
             get_project(session, project_id)
-        if architecture is not None and architecture not in ARCHITECTURES:
-            raise Invalid(f"architecture must be one of {', '.join(ARCHITECTURES)}.")
-        if output_stride is not None and output_stride not in OUTPUT_STRIDES:
-            raise Invalid("output_stride must be 8 or 16.")
-        if preset is not None and preset not in PRESETS:
-            raise Invalid(f"preset must be one of {', '.join(PRESETS)}.")
+        _check_options(architecture, output_stride, preset)
         size = upload.stat().st_size
         if size == 0:
             raise Invalid("The checkpoint file is empty.")
@@ -89,6 +98,33 @@ def register_model(
         session.flush()
         job = create_job(session, "register_model", {"model_id": model.id}, project_id, "gpu")
         session.commit()  # here: the file must not outlive a failed commit
+    return model, job
+
+
+def _failed_registration(session: Session, model_id: int) -> SegModel:
+    model = get_model(session, model_id)
+    if model.kind != "base" or model.status != "failed":
+        raise Conflict(
+            f"Model {model_id} is {model.status if model.kind == 'base' else 'a fine-tune'}; "
+            "only a failed registration can be retried."
+        )
+    return model
+
+
+def retry_registration(
+    session: Session,
+    model_id: int,
+    *,
+    architecture: str | None = None,
+    output_stride: int | None = None,
+    preset: str | None = None,
+) -> tuple[SegModel, Job]:
+    """Check a failed registration's file again with other options (the caller enqueues)."""
+    _check_options(architecture, output_stride, preset)
+    model = _failed_registration(session, model_id)
+    model.architecture, model.output_stride, model.preset = architecture, output_stride, preset
+    model.status, model.error, model.classes = "pending", None, None
+    job = create_job(session, "register_model", {"model_id": model.id}, model.project_id, "gpu")
     return model, job
 
 

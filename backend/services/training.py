@@ -7,9 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import Invalid
-from backend.models import Frame, Job, Mask, User
+from backend.models import Frame, Job, Mask, SegModel, User
+from backend.services.access import role_in
 from backend.services.generalisation import request_sets
-from backend.services.jobs import create_job
+from backend.services.jobs import TRAIN_QUEUE, create_job
 from backend.services.projects import get_project
 from backend.services.reports.blocks import FRAME_RATE
 from backend.services.seg_models import ready_model
@@ -119,6 +120,70 @@ def check_data(session: Session, project_id: int) -> dict[str, Any]:
     }
 
 
+def _readable(session: Session, model: SegModel | None, reader: User | None) -> bool:
+    if model is None or model.status != "ready" or model.kind != "base":
+        return False
+    if reader is None or model.project_id is None:
+        return True
+    return role_in(session, reader, model.project_id) is not None
+
+
+def _lineage_root(session: Session, model: SegModel) -> SegModel | None:
+    seen = set()
+    while model is not None and model.kind != "base" and model.id not in seen:
+        seen.add(model.id)
+        model = session.get(SegModel, model.base_model_id) if model.base_model_id else None
+    return model
+
+
+def project_base(
+    session: Session, project_id: int, reader: User | None
+) -> tuple[SegModel | None, str | None]:
+    """The registered base model the project started from, and how that is known.
+
+    "lineage": the base at the root of the project's first fine-tune; "project": without
+    fine-tunes, the project's first registered base; "shared": else the first shared base (a
+    default, not yet the project's). Only ready models the reader can read count (reader
+    None: a local operator, who reads all).
+    """
+    tunes = select(SegModel).where(SegModel.project_id == project_id, SegModel.kind == "finetuned")
+    for tune in session.scalars(tunes.order_by(SegModel.id)):
+        root = _lineage_root(session, tune)
+        if _readable(session, root, reader):
+            return root, "lineage"
+    for how, owner in (
+        ("project", SegModel.project_id == project_id),
+        ("shared", SegModel.project_id.is_(None)),
+    ):
+        bases = select(SegModel).where(owner, SegModel.kind == "base", SegModel.status == "ready")
+        for base in session.scalars(bases.order_by(SegModel.id)):
+            if _readable(session, base, reader):
+                return base, how
+    return None, None
+
+
+def launch_check(session: Session, project_id: int, reader: User | None) -> dict[str, Any]:
+    """The data check plus the model a fine-tune starts from by default (the launch page's)."""
+    base, _how = project_base(session, project_id, reader)
+    return {**check_data(session, project_id), "project_base_model_id": base.id if base else None}
+
+
+def _start(session: Session, project_id: int, base, reader: User | None) -> dict[str, Any]:
+    """What the job starts from and the project's base, named, so the report can say both.
+
+    A first shared base is only the launch page's default, not yet the project's: a first
+    fine-tune from another model is not reported as a different start.
+    """
+    usual, how = project_base(session, project_id, reader)
+    usual = usual if how in ("lineage", "project") else None
+    return {
+        "model_id": base.id if base else None,
+        "name": base.name if base else None,
+        "project_base_id": usual.id if usual else None,
+        "project_base_name": usual.name if usual else None,
+    }
+
+
 def request_training(
     session: Session,
     project_id: int,
@@ -145,16 +210,17 @@ def request_training(
         raise Invalid(f"preset must be one of {', '.join(PRESETS)}.")
     params: dict[str, Any] = {"preset": preset, **PRESETS[preset]}
     params.update({k: v for k, v in options.items() if k in TUNABLE and v is not None})
-    base_id = options.get("base_model_id")
+    base_id, base = options.get("base_model_id"), None
     if base_id is not None:
         base = ready_model(session, base_id, reader)
         params["base_model_id"] = base.id
         params["class_map"] = _class_map(session, project_id, base, options.get("class_map"))
         params["class_map_source"] = "name" if options.get("class_map") is None else "given"
+    params["start"] = _start(session, project_id, base, reader)
     sets = request_sets(session, project_id, options, reader, frame_rate)
     if sets:
         params["sets"] = sets
-    return create_job(session, "train", params, project_id, queue="gpu")
+    return create_job(session, "train", params, project_id, queue=TRAIN_QUEUE)
 
 
 def _class_map(session: Session, project_id: int, base, given: list[int] | None) -> list[int]:

@@ -18,7 +18,7 @@ def two_queue_server(settings, tmp_path):
     """Web, a `cpu` worker and a `gpu` worker; lost jobs are re-queued, not failed."""
     settings.lost_jobs = "requeue"
     server = LiveServer(settings, tmp_path / "logs")
-    server.start(worker_queues=("cpu", "gpu"))
+    server.start(worker_queues=("cpu", "gpu,train"))
     yield server
     server.stop()
 
@@ -62,12 +62,12 @@ def test_video_to_report_with_a_lost_gpu_worker(two_queue_server, tmp_path):
     base = register_base(server, random_checkpoint(tmp_path / "base.pth"))
     body = {"base_model_id": base["id"], "preset": "quick", "iterations": 24, "crop_size": 48}
     train = http.post(f"{url}/api/projects/{project['id']}/train", json=body).json()
-    assert train["queue"] == "gpu"
+    assert train["queue"] == "train"
     # Kill the GPU worker after a checkpoint exists; the job is re-queued and a new worker
     # resumes it from that checkpoint instead of starting over.
     running = _wait_iteration(server, train["id"], at_least=6)
     server.kill_worker(server.workers[1])
-    server.start_worker("gpu")
+    server.start_worker("gpu,train")
     done = server.wait_job(train["id"], timeout=600)
     assert done["status"] == "succeeded", done["error"]
     assert done["attempts"] == 2

@@ -14,6 +14,7 @@ from . import metrics
 from .classmap import map_labels
 from .data import Sample
 from .runtime import amp_dtype, autocast, prepare, resolve_device
+from .tiles import DEFAULT_TILING, Tiling, plan_tiles, predict_tiles
 
 
 @dataclass
@@ -87,10 +88,20 @@ def predict(
     dtype: torch.dtype | None = None,
     class_map: Sequence[int] | None = None,
     scales: Sequence[float] = (1.0,),
+    tiling: Tiling | None = None,
 ) -> np.ndarray:
-    """H x W uint8 class ids: argmax at full resolution, then mapped through class_map if given."""
-    logits = predict_logits(model, image, mean, std, device, flip_tta, dtype, scales)
-    pred = logits.argmax(0).to(torch.uint8).cpu().numpy()
+    """H x W uint8 class ids: argmax at full resolution, then mapped through class_map if given.
+
+    A frame above tiling.max_pixels (default DEFAULT_TILING) is predicted in overlapping tiles
+    (worker/ml/tiles.py), so memory is bounded by the tile size, not the frame's.
+    """
+
+    def window(part: np.ndarray) -> np.ndarray:
+        logits = predict_logits(model, part, mean, std, device, flip_tta, dtype, scales)
+        return logits.argmax(0).to(torch.uint8).cpu().numpy()
+
+    tiles = plan_tiles(*image.shape[:2], tiling or DEFAULT_TILING)
+    pred = window(image) if len(tiles) == 1 else predict_tiles(image, tiles, window)
     return map_labels(pred, class_map) if class_map is not None else pred
 
 

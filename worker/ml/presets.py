@@ -33,6 +33,27 @@ PRESETS: dict[str, list[dict]] = {
     # EdgeNets ESPNetv2 Cityscapes files: the 19 train ids plus 19 = void.
     "cityscapes20": _classes([*CITYSCAPES_TRAIN_IDS, ("void", (0, 0, 0))]),
 }
+PRESET_LABELS = {
+    "cityscapes19": "Cityscapes, 19 train ids (DeepLabV3Plus-Pytorch)",
+    "cityscapes20": "Cityscapes, 19 train ids + void (ESPNetv2)",
+}
+
+
+def presets_for(rows: int | None) -> list[str]:
+    """The presets with exactly as many classes as a head has rows."""
+    return [name for name, classes in PRESETS.items() if len(classes) == rows]
+
+
+def preset_mismatch(rows: int, preset: str) -> str:
+    """Why a head does not fit the named preset, and which preset (if any) does."""
+    fits = presets_for(rows)
+    hint = (
+        f"The preset that fits is {fits[0]}: {PRESET_LABELS[fits[0]]}. Retry with it, or with "
+        "Detect."
+        if fits
+        else "No preset has that many: retry with Detect (the classes are then numbered)."
+    )
+    return f"file has {rows} classes, {len(PRESETS[preset])} were given (preset {preset}). {hint}"
 
 
 def default_class_map(source: list[dict], project_names: list[str]) -> list[int]:

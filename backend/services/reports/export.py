@@ -133,6 +133,7 @@ def html(
         "model_id": report["model_id"],
         "before_name": (source.before or {}).get("name"),
         "has_before": report["before"] is not None,
+        "start": report.get("start"),
         "comparison": source.is_comparison,
         "labels": source.labels,
         "model_ids": source.model_ids,

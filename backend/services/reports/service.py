@@ -23,6 +23,7 @@ from backend.services.reports.source import (
     load_source,
     load_test_frame,
 )
+from backend.services.reports.start import start_note
 from backend.storage import LocalStorage
 
 FIGURES = ("confusion", "loss", "miou")
@@ -128,9 +129,13 @@ def _report(
     named = [METHOD, seconds, ids, set_ids] if set_ids else [METHOD, seconds, ids]
     digest = hashlib.sha256(json.dumps(named).encode()).hexdigest()[:12]
     key = _key(source, f"report-{METHOD}-{digest}.json")
-    return json.loads(
+    report = json.loads(
         _cached(storage, key, lambda: json.dumps(compute(source, ids, seconds, set_ids)).encode())
     )
+    # From the job's parameters, outside the cached scores: reports cached before it have it.
+    if not source.is_comparison:
+        report["start"] = start_note(source)
+    return report
 
 
 def get_report(session: Session, storage: LocalStorage, settings: Settings, job_id: int) -> dict:

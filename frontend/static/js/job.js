@@ -18,7 +18,7 @@ const pretty = (value) => (value === null || value === undefined ? "–" : JSON.
 
 /** Where the job computes: the device its worker reported, or what it will get once taken. */
 function runsOn(job) {
-  if (job.queue !== "gpu") return "a worker's CPU";
+  if (job.queue !== "gpu" && job.queue !== "train") return "a worker's CPU";
   if (job.device) return job.device;
   if (job.status === "queued") return "the next free worker: its GPU if it has one, else its CPU";
   return "a worker (the device was not recorded)";

@@ -29,6 +29,7 @@ let models = new Map();
 let classMap = [];
 let check = null;
 let sending = false;
+let projectBaseId = null;
 
 const colorOf = (c) => (Array.isArray(c.color) ? `rgb(${c.color.slice(0, 3).join(",")})` : c.color || "#888");
 const swatch = (c) => el("span", { class: "swatch", style: `background-color: ${colorOf(c)}`, "aria-hidden": "true" });
@@ -139,11 +140,19 @@ function chooseBase() {
     ? `${base.architecture || "unknown architecture"} · ${base.classes?.length ?? 0} classes${base.preset ? ` (${base.preset})` : ""} · ${base.kind === "finetuned" ? "fine-tuned in SegTune" : "registered base model"}`
     : "Random initialisation: no base model, so the report has no “before”.";
   byTestId("launch-base-info").textContent = info;
+  // Any other start is allowed, but said here and in the report.
+  const usual = models.get(projectBaseId);
+  const differs = Boolean(usual) && usual !== base;
+  showMessage(
+    byTestId("launch-base-differs"),
+    differs ? `Not the project's base model (“${usual.name}”): the report will say this fine-tune started from ${base ? `“${base.name}”` : "random initialisation"}.` : "",
+  );
   renderClassMap();
   refresh();
 }
 
-async function loadModels() {
+/** Fills the base choice; the default is the project's base model (from the data check). */
+async function loadModels(checked) {
   try {
     // Any model you can read may be the base: this project's and the shared ones come first.
     const rank = (m) => (m.project_id === projectId ? 0 : m.project_id === null ? 1 : 2);
@@ -163,8 +172,15 @@ async function loadModels() {
       ...pending.map((m) => el("option", { value: m.id, disabled: true }, `${m.name} (still being checked)`)),
       el("option", { value: "" }, "Random initialisation (no base model)"),
     );
+    await checked;
+    projectBaseId = check?.project_base_model_id ?? null;
+    const usual = baseSelect.querySelector(`option[value="${projectBaseId}"]`);
+    if (usual) usual.textContent += " · the project's base";
+    // A ?base= link (the Fine-tune button of a model) is an explicit choice; otherwise the
+    // project's base, never simply the newest fine-tune.
     const wanted = Number(new URLSearchParams(window.location.search).get("base"));
-    baseSelect.value = models.has(wanted) ? String(wanted) : ready.length ? String(ready[0].id) : "";
+    const first = [wanted, projectBaseId].find((id) => models.has(id)) ?? ready[0]?.id;
+    baseSelect.value = first === undefined ? "" : String(first);
   } catch (error) {
     showMessage(launchError, `Could not load models: ${error.message}`);
   }
@@ -256,8 +272,10 @@ function refresh() {
   else if (!check.can_proceed) reason ||= "Fix the blocking problems in the data check first.";
   else if (!check.ok && !form.elements.force.checked) reason ||= "Review the data check, then tick “Proceed anyway”.";
   const base = chosenBase();
+  const usual = models.get(projectBaseId);
+  const other = usual && usual !== base ? " (not the project's base)" : "";
   byTestId("launch-summary").textContent =
-    reason || `Fine-tune ${base ? base.name : "a randomly initialised model"} with the ${body.preset} recipe.`;
+    reason || `Fine-tune ${base ? base.name : "a randomly initialised model"}${other} with the ${body.preset} recipe.`;
   submit.disabled = sending || Boolean(reason);
 }
 
@@ -303,4 +321,5 @@ try {
   showMessage(launchError, `Could not load the project: ${error.message}`);
 }
 fillPreset(form.elements.preset.value);
-await Promise.all([loadModels(), loadCheck(), loadProjects()]);
+const checked = loadCheck();
+await Promise.all([loadModels(checked), checked, loadProjects()]);

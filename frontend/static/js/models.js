@@ -3,6 +3,7 @@
 import { getJSON, postJSON } from "./api.js";
 import { byTestId, el, formatBytes, formatDate, showMessage, toast } from "./dom.js";
 import { jobCard, watchJob } from "./jobs-common.js";
+import { retryDialog } from "./model-retry.js";
 import { onnxControl, onnxExports } from "./report.js";
 import { confirmDelete, manageButtons, renameDialog } from "./removal.js";
 import { postForm, uploadItem } from "./upload.js";
@@ -48,6 +49,11 @@ function modelRow(model) {
       )
     : null;
   const actions = [];
+  if (model.status === "failed" && model.kind === "base") {
+    actions.push(
+      el("button", { type: "button", class: "btn small", testid: "model-retry", onclick: () => openRetry(model) }, "Retry…"),
+    );
+  }
   if (model.status === "ready") {
     const train = `/projects/${projectId}/train?base=${model.id}`;
     actions.push(
@@ -112,6 +118,8 @@ async function loadModels() {
   if (models.some((m) => m.status === "pending")) timer = setTimeout(loadModels, 1500);
   return models;
 }
+
+const openRetry = retryDialog(() => loadModels());
 
 // ---- register -----------------------------------------------------------------------------
 const registerForm = byTestId("register-form");

@@ -86,6 +86,14 @@ function facts(report, compare) {
   return el("p", { class: "report-facts", testid: "report-facts" }, ...items.map(item));
 }
 
+/** What the fine-tune started from; flagged when it is not the project's base model. */
+function startNote(report) {
+  if (!report.start) return null;
+  const look = report.start.differs ? "problem warning report-start" : "report-start";
+  const dataset = { differs: String(report.start.differs) };
+  return el("p", { class: look, testid: "report-start", dataset }, report.start.sentence);
+}
+
 /** A held-out or reference set: its heading, its sentences and one table of every figure. */
 function setCard(set) {
   const row = (metric, label, name) =>
@@ -156,6 +164,7 @@ export function renderReport(host, report, { jobId, compare = Boolean(report.lab
       compare ? "How the two models differ" : "What changed",
       { testid: "report-sentences" },
       facts(report, compare),
+      startNote(report),
       el("ul", { class: "sentences" }, ...sentences),
       el("p", { class: "hint" }, explain),
     ),
