@@ -132,6 +132,27 @@ def summarize(after: np.ndarray, before: np.ndarray, ids: np.ndarray) -> dict:
     }
 
 
+# Test-time augmentations tried on the validation frames by --choose-tta: (scales, flip).
+TTA_CANDIDATES = {
+    "plain": ((1.0,), False),
+    "flip": ((1.0,), True),
+    "ms3_flip": ((0.75, 1.0, 1.25), True),
+    "up_flip": ((1.0, 1.5), True),
+}
+
+
+def choose_tta(model, meta, val) -> tuple[str, dict]:
+    """The candidate with the best validation mIoU, and every candidate's validation mIoU."""
+    from backend.services.reports.stats import scores
+
+    names = ["background", "car", "traffic sign"]
+    val_miou = {}
+    for key, (scales, flip) in TTA_CANDIDATES.items():
+        cms = score(model, val, meta, None, scales, flip)
+        val_miou[key] = scores(cms.sum(0), names)["mean_iou"]
+    return max(val_miou, key=val_miou.get), val_miou
+
+
 def run(args) -> None:
     """Fit each variant and seed; score base and fine-tune on held-out dusk and daylight."""
     import torch
@@ -190,6 +211,15 @@ def run(args) -> None:
             for name, samples in sets.items():
                 after = score(model, samples, meta, None, scales, args.flip)
                 row[name] = summarize(after, before[name], ids[name])
+            if args.choose_tta:
+                # The base is scored with the same augmentation: the change is the fine-tune's.
+                chosen, row["tta_val_miou"] = choose_tta(model, meta, data.val)
+                row["tta"] = chosen
+                tta_scales, tta_flip = TTA_CANDIDATES[chosen]
+                for name, samples in sets.items():
+                    after = score(model, samples, meta, None, tta_scales, tta_flip)
+                    base_cms = score(base, samples, base_meta, CITY_MAP, tta_scales, tta_flip)
+                    row[f"{name}+tta"] = summarize(after, base_cms, ids[name])
             results.append(row)
             _print_row(row)
             if args.out:
@@ -198,7 +228,11 @@ def run(args) -> None:
 
 def _print_row(row: dict) -> None:
     cells = [f"{row['variant']:>9} s{row['seed']} it{row['kept_iteration']!s:>3}"]
-    for name in ("dusk_heldout", "dusk_insample", "day_0016E5", "day_0006R0"):
+    names = ("dusk_heldout", "dusk_insample", "day_0016E5", "day_0006R0")
+    if "tta" in row:
+        names += tuple(f"{n}+tta" for n in names)
+        cells.append(f"tta {row['tta']}")
+    for name in names:
         r = row[name]
         lo, hi = r["ci_miou"]
         sign = r["change_iou"]["traffic sign"]
@@ -219,6 +253,9 @@ def main() -> None:
     parser.add_argument("--day-step", type=int, default=1, help="every n-th daylight frame")
     parser.add_argument("--scales", default="1.0", help="inference scales, e.g. 1.0,1.5")
     parser.add_argument("--flip", action="store_true", help="flip test-time augmentation")
+    parser.add_argument(
+        "--choose-tta", action="store_true", help="also score the TTA chosen on validation"
+    )
     parser.add_argument("--extra", default="{}", help="JSON of TrainConfig fields for all runs")
     parser.add_argument("--out", default="")
     run(parser.parse_args())

@@ -2,6 +2,7 @@
 project, a time gap and a reference project; the report's numbers for each set against sklearn
 matrices of a fresh scoring; and every refused request queues nothing."""
 
+import csv
 import io
 from types import SimpleNamespace
 
@@ -179,6 +180,16 @@ def test_gap_and_reference_sets_are_scored_and_reported(client, world):
     page = client.get(f"/api/jobs/{job['id']}/report.html").text
     assert "Forgetting: source" in page and "Held-out: test frames \u2265 5 s from training" in page
     assert "forgot the source domain" in page
+    # The CSV carries every set's rows, marked, with the set's own figures.
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/api/jobs/{job['id']}/report.csv").text)))
+    by_set = {
+        name: [r for r in rows if r["set"] == name] for name in ("test", "heldout", "reference")
+    }
+    assert len(by_set["test"]) == len(by_set["heldout"]) == len(by_set["reference"]) > 0
+    assert len(rows) == 3 * len(by_set["test"])
+    miou = next(r for r in by_set["reference"] if r["metric"] == "mean_iou")
+    assert float(miou["change"]) == pytest.approx(kept["change"]["mean_iou"])
+    assert miou["verdict"] == "too few blocks" and miou["blocks"] == "2"
     # The test split's report is what it was: scored on all three test frames.
     assert report["n_test_frames"] == 3
 
@@ -193,6 +204,11 @@ def test_heldout_project_without_a_base(client, world):
     after = _fresh(client, ran["job"]["result"]["model_id"], world["elsewhere"]["id"], ids, None)
     _check(found["heldout"], None, after, [0, 1, 2])
     assert found["heldout"]["n_blocks"] == 3 and found["heldout"]["change"] is None
+    rows = list(
+        csv.DictReader(io.StringIO(client.get(f"/api/jobs/{ran['job']['id']}/report.csv").text))
+    )
+    held = [r for r in rows if r["set"] == "heldout"]
+    assert held and all(r["before"] == r["change"] == "" and r["verdict"] == "n/a" for r in held)
 
 
 def test_refused_sets_queue_nothing(client, dispatcher, settings, world):

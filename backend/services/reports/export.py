@@ -27,7 +27,7 @@ CSV_COLUMNS = (
     "before", "before_ci_low", "before_ci_high",
     "after", "after_ci_low", "after_ci_high",
     "change", "change_ci_low", "change_ci_high",
-    "verdict", "blocks", "block_seconds",
+    "verdict", "blocks", "block_seconds", "set",
 )  # fmt: skip
 
 
@@ -177,27 +177,35 @@ def _number(value) -> str:
 
 
 def csv_text(report: dict) -> str:
-    """CSV, one row per figure: before/after/change, their 95% bounds, verdict and blocks."""
+    """CSV, one row per figure and set (test split, then held-out and reference sets):
+    before/after/change, their 95% bounds, verdict and blocks."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     names = list(report["after"]["class_iou"])
-    for fig in stats.figures(names):
-        row = [
-            "iou" if fig.class_name is not None else fig.metric,
-            _spreadsheet_safe(fig.class_name or ""),
-            report["class_frames"][fig.class_name] if fig.class_name else report["n_test_frames"],
-            report["class_pixels"][fig.class_name]
-            if fig.class_name
-            else sum(report["class_pixels"].values()),
-        ]
-        for part in ("before", "after", "change"):
-            ci = fig.pick(report["ci"][part]) or [None, None]
-            row += [_number(fig.pick(report[part])), _number(ci[0]), _number(ci[1])]
-        word = verdict(
-            fig.pick(report["change"]), fig.pick(report["ci"]["change"]), report["n_blocks"]
-        )
-        word = COMPARE_VERDICTS.get(word, word) if report.get("labels") else word
-        row += [word, report["n_blocks"], report["block_seconds"]]
-        writer.writerow(row)
+    parts = [("test", report)] + [(s["role"], s) for s in (report.get("sets") or {}).values()]
+    for set_name, part in parts:
+        for fig in stats.figures(names):
+            writer.writerow(_csv_row(fig, part, set_name, bool(report.get("labels"))))
     return buf.getvalue()
+
+
+def _csv_row(fig, part: dict, set_name: str, compare: bool) -> list:
+    row = [
+        "iou" if fig.class_name is not None else fig.metric,
+        _spreadsheet_safe(fig.class_name or ""),
+        part["class_frames"][fig.class_name] if fig.class_name else part["n_test_frames"],
+        part["class_pixels"][fig.class_name]
+        if fig.class_name
+        else sum(part["class_pixels"].values()),
+    ]
+    for key in ("before", "after", "change"):
+        value = part[key] and fig.pick(part[key])  # a set scored without "before" has none
+        ci = (part["ci"].get(key) and fig.pick(part["ci"][key])) or [None, None]
+        row += [_number(value), _number(ci[0]), _number(ci[1])]
+    change = part["change"] and fig.pick(part["change"])
+    word = verdict(
+        change, part["ci"].get("change") and fig.pick(part["ci"]["change"]), part["n_blocks"]
+    )
+    word = COMPARE_VERDICTS.get(word, word) if compare else word
+    return row + [word, part["n_blocks"], part["block_seconds"], set_name]
