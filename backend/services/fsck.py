@@ -18,7 +18,14 @@ from backend.config import Settings
 from backend.db import session_scope
 from backend.models import Job
 from backend.services.fsck_repair import repair
-from backend.services.references import Ref, all_refs, refs_to, unreferenced
+from backend.services.references import (
+    Ref,
+    all_refs,
+    derived_source,
+    refs_to,
+    stem,
+    unreferenced,
+)
 from backend.storage import LocalStorage
 
 DEFAULT_MIN_AGE_S = 600.0
@@ -96,8 +103,14 @@ def _orphans(
     cutoff = time.time() - min_age_s
     with session_scope(sessions) as session:
         in_use = _in_use(session)
+        # A cache file lives as long as the frame or mask it was made from.
+        sources = {stem(key) for key in used}
         candidates = [
-            key for key in listing if key not in used and not key.startswith(tuple(prefixes))
+            key
+            for key in listing
+            if key not in used
+            and not key.startswith(tuple(prefixes))
+            and derived_source(key) not in sources
         ]
         fresh = [k for k in candidates if listing[k] > cutoff or in_use(k)]
         # Rows committed since the first read may have claimed some: ask again.

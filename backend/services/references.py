@@ -114,6 +114,26 @@ def _jobs_for(session: Session, keys: Collection[str]) -> list[Job]:
     return jobs
 
 
+# Caches made from one stored frame or mask (thumbnails, superpixels) are named after its key:
+# "thumbs/<key stem>.jpg", "thumbs/<key stem>-<digest>.png", "superpixels/<key stem>-<kind>.png".
+DERIVED_PREFIXES = ("thumbs/", "superpixels/")
+
+
+def derived_source(key: str) -> str | None:
+    """The key stem of the stored file a cache file was made from (None: not a cache file)."""
+    prefix = next((p for p in DERIVED_PREFIXES if key.startswith(p)), None)
+    if prefix is None:
+        return None
+    folder, _, name = key[len(prefix) :].rpartition("/")
+    return f"{folder}/{name.split('.', 1)[0].split('-', 1)[0]}"
+
+
+def stem(key: str) -> str:
+    """A key without its extension."""
+    folder, _, name = key.rpartition("/")
+    return f"{folder}/{name.split('.', 1)[0]}"
+
+
 def unreferenced(session: Session, keys: Collection[str]) -> list[str]:
     """Those of the keys that no row refers to (and that are not cached report files)."""
     keys = set(keys)

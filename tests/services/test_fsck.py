@@ -132,6 +132,28 @@ def test_orphan_files_are_found_then_deleted(client, world):
     assert storage.exists(world["predictions"][0])
 
 
+def test_caches_live_as_long_as_their_frame_or_mask(client, world):
+    """Thumbnails and superpixels of stored frames and masks are not orphans; of gone ones, are."""
+    state = client.app.state
+    with session_scope(state.sessions) as session:
+        frame = session.get(Frame, world["frames"][0])
+        mask = session.scalars(select(Mask).where(Mask.frame_id == frame.id)).first()
+        frame_stem, mask_stem = frame.storage_key[:-4], mask.storage_key[:-4]
+    kept = [
+        f"thumbs/{frame_stem}.jpg",
+        f"thumbs/{mask_stem}-0123abcd.png",
+        f"superpixels/{frame_stem}-fine-slic1.png",
+    ]
+    gone = new_key(f"projects/{world['project']}/frames", "")
+    orphans = [f"thumbs/{gone}.jpg", f"superpixels/{gone}-coarse-slic1.png"]
+    for key in kept + orphans:
+        state.storage.put_bytes(key, b"cache")
+    report = _fsck(client, delete=True)
+    assert sorted(p.path for p in report.problems) == sorted(orphans)
+    assert all(state.storage.exists(k) for k in kept)
+    assert not any(state.storage.exists(k) for k in orphans)
+
+
 def test_work_in_progress_is_left_alone(client, world):
     state, pid = client.app.state, world["project"]
     recent = new_key("models", ".pth")
