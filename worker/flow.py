@@ -9,6 +9,10 @@ UNLABELED = 255
 # Sundaram et al. (2010): a flow vector is trusted when going there and back lands within
 # ALPHA * (|forward|^2 + |backward|^2) + BETA pixels of where it started.
 ALPHA, BETA = 0.01, 0.5
+# A pixel whose grey level (lightly blurred) differs from the one it came from by more than
+# this is not the same surface: flow that agrees both ways can still be wrong where the
+# picture changed (flicker, a cut, something appearing).
+MAX_COLOUR_CHANGE = 24
 
 
 @dataclass(frozen=True)
@@ -41,12 +45,13 @@ def warp_mask(mask: np.ndarray, source: np.ndarray, target: np.ndarray) -> Step:
     """Carry `mask` (on `source`) onto `target`: each target pixel takes the label it came from.
 
     The flow is computed from target back to source (so every target pixel gets one label) and
-    checked against the flow from source to target; pixels that fail, or come from outside the
-    frame, are 255.
+    checked against the flow from source to target and against the picture itself; pixels that
+    fail, or come from outside the frame, are 255.
     """
     height, width = mask.shape
-    back = dense_flow(target, source)  # target pixel -> where it was in source
-    forth = dense_flow(source, target)
+    source_grey, target_grey = _gray(source), _gray(target)
+    back = dense_flow(target_grey, source_grey)  # target pixel -> where it was in source
+    forth = dense_flow(source_grey, target_grey)
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     src_x, src_y = xs + back[..., 0], ys + back[..., 1]
     inside = (src_x >= 0) & (src_x <= width - 1) & (src_y >= 0) & (src_y <= height - 1)
@@ -54,7 +59,9 @@ def warp_mask(mask: np.ndarray, source: np.ndarray, target: np.ndarray) -> Step:
     round_trip = back + forth_there
     error = (round_trip**2).sum(-1)
     bound = ALPHA * ((back**2).sum(-1) + (forth_there**2).sum(-1)) + BETA
-    reliable = inside & (error <= bound)
+    came_from = _sample(cv2.GaussianBlur(source_grey, (5, 5), 0), src_x, src_y, nearest=False)
+    change = np.abs(came_from.astype(np.int16) - cv2.GaussianBlur(target_grey, (5, 5), 0))
+    reliable = inside & (error <= bound) & (change <= MAX_COLOUR_CHANGE)
     labels = cv2.remap(
         mask,
         src_x,
