@@ -10,6 +10,7 @@ import { bindInput } from "./input.js";
 import { LabelMap, UNLABELED } from "./labelmap.js";
 import { bindNavigation } from "./navigate.js";
 import { Panel, byId } from "./panel.js";
+import { Propagation } from "./propagate.js";
 import { Review } from "./review.js";
 import { Sync, fetchMask } from "./sync.js";
 import { VersionPanel } from "./versions.js";
@@ -216,6 +217,8 @@ async function boot() {
     },
   });
 
+  const propagation = new Propagation({ root: byId("propagate-panel"), frame, projectId: project.id, save });
+
   view.redrawAll();
   view.fit();
   panel.render(painter, history);
@@ -249,6 +252,7 @@ async function boot() {
     painter,
     history,
     versions,
+    propagation,
   });
 }
 
