@@ -192,6 +192,18 @@ def test_unreliable_flow_falls_back_to_unlabeled_or_the_model(
     assert _sources(client, target) == ["propagation", "propagation"]
 
 
+def test_the_chain_stops_where_the_frames_no_longer_match(client, project, tmp_path):
+    frames = video_frames(client, project["id"], tmp_path, flicker=(slice(None), slice(None)))
+    _put(client, frames[0]["id"], box_mask(frames[0]["index"]))
+    job = client.post(f"/api/frames/{frames[0]['id']}/propagate", json={"count": 2}).json()
+    done = _run(client, job["id"], run_propagation)
+    assert done["status"] == "succeeded", done
+    assert [f["reason"] for f in done["result"]["frames"]] == ["flow lost", "flow lost"]
+    assert all(
+        client.get(f"/api/frames/{f['id']}").json()["mask_version"] == 0 for f in frames[1:3]
+    )
+
+
 def test_a_cancelled_job_writes_nothing(client, clip):
     job = client.post(f"/api/frames/{clip[0]['id']}/propagate", json={"count": 3}).json()
     with session_scope(client.app.state.sessions) as session:
