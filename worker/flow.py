@@ -75,7 +75,12 @@ def warp_mask(mask: np.ndarray, source: np.ndarray, target: np.ndarray) -> Step:
 
 
 def fill_unreliable(step: Step, fallback: np.ndarray | None) -> np.ndarray:
-    """The draft: warped labels, with the model's prediction (or 255) where the flow failed."""
+    """The draft: warped labels, with the model's prediction (or 255) where none came through.
+
+    That is where this step's flow failed, and where an earlier step of a chain (or the source
+    mask itself) had left the pixel unlabeled.
+    """
     if fallback is None:
         return step.labels
-    return np.where(step.reliable, step.labels, fallback).astype(np.uint8)
+    known = step.reliable & (step.labels != UNLABELED)
+    return np.where(known, step.labels, fallback).astype(np.uint8)
