@@ -52,6 +52,14 @@ def test_propagate_from_the_painter_and_open_a_draft(page: Page, live_server, tm
     kinds = [j["kind"] for j in http.get(f"{url}/api/jobs").json()]
     assert kinds.count("propagate") == 1
 
+    # The grid marks the drafts as propagated.
+    page.goto(f"/projects/{frames[0]['project_id']}")
+    cards = page.get_by_test_id("frame-card")
+    draft_card = cards.filter(has=page.locator(f'a[href="/frames/{frames[1]["id"]}"]'))
+    expect(draft_card.get_by_test_id("frame-draft")).to_have_text("propagated draft")
+    expect(page.get_by_test_id("count-review-draft")).to_have_attribute("data-count", "3")
+    page.screenshot(path=str(SHOTS / "propagate_grid.png"))
+
     _, images = make_frames(url)
     open_painter(page, images[0]["id"])
     expect(page.get_by_test_id("propagate-unavailable")).to_be_visible()

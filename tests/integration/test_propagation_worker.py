@@ -29,7 +29,7 @@ def sampled_clip(server, tmp_path, name: str = "box") -> list[dict]:
     ).json()
     assert server.wait_job(job["id"])["status"] == "succeeded"
     frames = http.get(f"{server.url}/api/projects/{project['id']}/frames").json()
-    return sorted(frames, key=lambda f: f["index"])
+    return sorted(({**f, "project_id": project["id"]} for f in frames), key=lambda f: f["index"])
 
 
 def test_a_worker_propagates_forward_and_backward(live_server, tmp_path):
