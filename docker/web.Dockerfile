@@ -1,4 +1,5 @@
-# Web app and CPU worker image: no torch (the web process never imports it).
+# Web app and CPU worker image: no torch (the web process never imports it); OpenCV for the
+# CPU worker's mask propagation.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 with TestClient(app) as client:
     assert client.get('/api/openapi.json').status_code == 401
     assert client.get('/login').status_code == 200
-heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxruntime'))
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxruntime', 'cv2'))
 print(','.join(heavy))
 """
 

@@ -60,6 +60,14 @@ def prelabel(self, job_id: int) -> str:
     return run_job(job_id, run_prelabel, *_deps(self.app))
 
 
+@shared_task(name="segtune.propagate", bind=True)
+def propagate(self, job_id: int) -> str:
+    """Carry a frame's mask to its neighbouring video frames as drafts."""
+    from worker.propagation import run_propagation
+
+    return run_job(job_id, run_propagation, *_deps(self.app))
+
+
 @shared_task(name="segtune.export_onnx", bind=True)
 def export_onnx(self, job_id: int) -> str:
     """Export a model to ONNX."""

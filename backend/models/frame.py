@@ -15,6 +15,9 @@ REVIEW_DECISIONS = ("reviewed", "changes_requested")
 FINISHED = ("done", "reviewed")
 """Statuses whose mask the annotator calls finished (exports' "only labeled")."""
 DRAFT_SOURCE = "prelabel"
+PROPAGATION_SOURCE = "propagation"
+DRAFT_SOURCES = (DRAFT_SOURCE, PROPAGATION_SOURCE)
+"""Mask sources that are drafts for a person to check: a model's pre-label, a propagated mask."""
 
 
 class Frame(Timestamped, Base):

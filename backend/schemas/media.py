@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from backend.models.frame import DRAFT_SOURCE
+from backend.models.frame import DRAFT_SOURCES
 
 
 class VideoOut(BaseModel):
@@ -71,8 +71,8 @@ class FrameOut(BaseModel):
     @computed_field
     @property
     def draft(self) -> bool:
-        """Whether the current mask is a model's pre-label no person has edited or accepted."""
-        return self.mask_source == DRAFT_SOURCE
+        """Whether the current mask is a draft (pre-label, propagation) nobody has accepted."""
+        return self.mask_source in DRAFT_SOURCES
 
 
 class FrameUpdate(BaseModel):

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import Invalid, NotFound
 from backend.models import Frame, Mask
+from backend.models.frame import DRAFT_SOURCES
 from backend.services.frames import get_frame
 from backend.services.projects import get_project
 
@@ -43,7 +44,7 @@ def _matches(kind: str, status: str, source: str | None) -> bool:
     if kind == "unlabeled":
         return status == "unlabeled"
     if kind == "draft":
-        return source == "prelabel" and status not in FINISHED
+        return source in DRAFT_SOURCES and status not in FINISHED
     return status not in FINISHED
 
 

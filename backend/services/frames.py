@@ -10,7 +10,7 @@ from backend.config import Settings
 from backend.db import files_owned_by_rows
 from backend.errors import Invalid, NotFound
 from backend.models import Frame, User
-from backend.models.frame import DRAFT_SOURCE, SPLITS
+from backend.models.frame import DRAFT_SOURCES, SPLITS
 from backend.services import duplicates as dupes
 from backend.services.naming import display_filename
 from backend.services.projects import get_project
@@ -32,7 +32,7 @@ def list_frames(
     """A project's frames ordered by video and time, optionally filtered.
 
     assignee: a user id, or "none" for unassigned frames; draft: whether the current mask is
-    a model's pre-label.
+    a draft (a model's pre-label or a propagated mask).
     """
     get_project(session, project_id)
     query = select(Frame).where(Frame.project_id == project_id)
@@ -45,7 +45,7 @@ def list_frames(
     if assignee is not None:
         query = query.where(Frame.assignee_id == (None if assignee == "none" else assignee))
     if draft is not None:
-        is_draft = Frame.mask_source == DRAFT_SOURCE
+        is_draft = Frame.mask_source.in_(DRAFT_SOURCES)
         query = query.where(is_draft if draft else ~is_draft | Frame.mask_source.is_(None))
     return list(session.scalars(query.order_by(Frame.video_id, Frame.index, Frame.id)))
 

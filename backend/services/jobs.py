@@ -24,7 +24,9 @@ WORKER_LOST = "worker lost: the worker stopped reporting while running this job"
 TRAIN_QUEUE = "train"
 BROKER_DOWN = "The job queue (broker) was unreachable, so the job never started; retry it later."
 # Jobs that read or write a project's masks or class list: none starts while a class remap runs.
-WAIT_FOR_REMAP = frozenset({"train", "evaluate", "prelabel", "import", "export", "remap"})
+WAIT_FOR_REMAP = frozenset(
+    {"train", "evaluate", "prelabel", "propagate", "import", "export", "remap"}
+)
 
 
 class JobCancelled(Exception):

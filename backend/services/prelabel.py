@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, Invalid
 from backend.models import Frame, Job, Mask, User
-from backend.models.frame import DRAFT_SOURCE
+from backend.models.frame import DRAFT_SOURCE, DRAFT_SOURCES
 from backend.services import mappings
 from backend.services.frames import get_frame
 from backend.services.jobs import create_job
@@ -34,10 +34,7 @@ def request_prelabel(
     The model may be any the reader can read; one whose classes are not the project's is read
     through class_map (default: matched by class name).
     """
-    names = [c.name for c in get_project(session, project_id).classes]
-    model = ready_model(session, model_id, reader)
-    given = {} if class_map is None else {model.id: class_map}
-    mapping = mappings.resolve(session, names, [model], given)[model.id]
+    mapping = model_mapping(session, project_id, model_id, reader, class_map)
     query = select(Frame.id).where(Frame.project_id == project_id)
     if frame_ids:
         found = set(session.scalars(query.where(Frame.id.in_(frame_ids))))
@@ -59,6 +56,20 @@ def request_prelabel(
     return create_job(session, "prelabel", params, project_id, queue="gpu")
 
 
+def model_mapping(
+    session: Session,
+    project_id: int,
+    model_id: int,
+    reader: User | None,
+    class_map: list[int] | None = None,
+) -> dict[str, Any]:
+    """How a ready model's classes read in the project (given class_map, lineage or by name)."""
+    names = [c.name for c in get_project(session, project_id).classes]
+    model = ready_model(session, model_id, reader)
+    given = {} if class_map is None else {model.id: class_map}
+    return mappings.resolve(session, names, [model], given)[model.id]
+
+
 def human_edited(session: Session, frame: Frame) -> bool:
     """Whether the frame's current mask came from a person (painted, imported or restored)."""
     if frame.mask_version == 0:
@@ -75,12 +86,17 @@ def human_edited(session: Session, frame: Frame) -> bool:
 
 
 def save_draft(
-    session: Session, storage: LocalStorage, frame: Frame, png: bytes, overwrite: bool
+    session: Session,
+    storage: LocalStorage,
+    frame: Frame,
+    png: bytes,
+    overwrite: bool,
+    source: str = DRAFT_SOURCE,
 ) -> dict[str, Any]:
-    """Store a predicted mask as a new 'prelabel' version unless a person's mask would be hidden."""
+    """Store a draft (a model's or a propagated mask) unless a person's mask would be hidden."""
     if human_edited(session, frame) and not overwrite:
         return {"frame_id": frame.id, "saved": False, "reason": "human-edited mask kept"}
-    mask = save_mask(session, storage, frame.id, png, frame.mask_version, source=DRAFT_SOURCE)
+    mask = save_mask(session, storage, frame.id, png, frame.mask_version, source=source)
     return {"frame_id": frame.id, "saved": True, "version": mask.version}
 
 
@@ -99,7 +115,7 @@ def accept_draft(
     frame = get_frame(session, frame_id)
     if frame.mask_version != expected_version:
         raise StaleVersion(frame_id, frame.mask_version)
-    if frame.mask_source != DRAFT_SOURCE:
+    if frame.mask_source not in DRAFT_SOURCES:
         raise Conflict(f"Frame {frame_id}'s current mask is not a model draft; nothing to accept.")
     data = read_version(session, storage, frame_id, expected_version)
     frame.label_status = "done"

@@ -54,6 +54,7 @@ KIND_WORDS = {
     "train": "fine-tune",
     "evaluate": "evaluation",
     "prelabel": "pre-label",
+    "propagate": "propagation",
     "register_model": "model check",
     "export_onnx": "ONNX export",
     "export": "dataset export",
@@ -131,7 +132,7 @@ def _uses_frames(job: Job, frames: list[Frame]) -> bool:
     params = job.params or {}
     if job.kind in REPORT_KINDS:  # fine-tunes and evaluations read the split frames
         return any(f.split for f in frames)
-    if job.kind == "prelabel":
+    if job.kind in ("prelabel", "propagate"):
         chosen = params.get("frame_ids")
         return chosen is None or bool(set(chosen) & {f.id for f in frames})
     if job.kind == superpixels.KIND:

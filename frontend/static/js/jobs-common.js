@@ -12,6 +12,7 @@ const KIND_NAMES = {
   train: "Fine-tune",
   evaluate: "Evaluation",
   prelabel: "Pre-label",
+  propagate: "Propagation",
   export_onnx: "ONNX export",
   register_model: "Model check",
   remap: "Class remap",

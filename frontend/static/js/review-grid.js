@@ -89,6 +89,11 @@ export function createAssignments(root, projectId, { onAssigned = () => {} } = {
       assignee,
       update(next) {
         draft.hidden = !next.draft;
+        const propagated = next.mask_source === "propagation";
+        draft.textContent = propagated ? "propagated draft" : "model draft";
+        draft.title = propagated
+          ? "Carried over from a neighbouring frame: nobody has edited or accepted it yet"
+          : "A model's pre-label: nobody has edited or accepted it yet";
         const name = next.assignee_id === null ? "" : names.get(next.assignee_id) || `user ${next.assignee_id}`;
         assignee.hidden = !name;
         assignee.textContent = name ? `→ ${name.split("@")[0]}` : "";

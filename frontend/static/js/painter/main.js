@@ -10,6 +10,7 @@ import { bindInput } from "./input.js";
 import { LabelMap, UNLABELED } from "./labelmap.js";
 import { bindNavigation } from "./navigate.js";
 import { Panel, byId } from "./panel.js";
+import { Propagation } from "./propagate.js";
 import { Review } from "./review.js";
 import { bindSuperpixels } from "./superpixels.js";
 import { Sync, fetchMask } from "./sync.js";
@@ -230,6 +231,8 @@ async function boot() {
     },
   });
 
+  const propagation = new Propagation({ root: byId("propagate-panel"), frame, projectId: project.id, save });
+
   view.redrawAll();
   view.fit();
   panel.render(painter, history);
@@ -264,6 +267,7 @@ async function boot() {
     history,
     versions,
     superpixels,
+    propagation,
   });
 }
 

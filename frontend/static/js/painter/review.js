@@ -12,11 +12,13 @@ export class Review {
     Object.assign(this, { root, frameId: frame.id, projectId, sync, setStatus });
     this.frame = null;
     this.names = new Map();
+    this.draftTitle = el("strong", {}, "Model draft:");
+    this.draftText = el("span", { testid: "draft-text" });
     this.draft = el(
       "div",
       { class: "review-banner draft", testid: "draft-banner", role: "status", hidden: true },
-      el("strong", {}, "Model draft:"),
-      el("span", {}, "a model pre-labeled this mask. Edit it, or accept it as is."),
+      this.draftTitle,
+      this.draftText,
       el(
         "button",
         { type: "button", class: "btn small primary labeler-only", testid: "accept-draft", onclick: () => this.accept() },
@@ -70,6 +72,11 @@ export class Review {
   show(frame) {
     this.frame = frame;
     this.draft.hidden = !frame.draft;
+    const propagated = frame.mask_source === "propagation";
+    this.draftTitle.textContent = propagated ? "Propagated draft:" : "Model draft:";
+    this.draftText.textContent = propagated
+      ? "this mask was carried over from a neighbouring frame. Edit it, or accept it as is."
+      : "a model pre-labeled this mask. Edit it, or accept it as is.";
     this.changes.hidden = frame.label_status !== "changes_requested";
     const by = this.names.get(frame.reviewed_by_id) || "a reviewer";
     this.changesTitle.textContent = `Changes requested by ${by}:`;

@@ -21,6 +21,7 @@ export function authorOf(v) {
   if (v.author_name) return v.author_name;
   if (v.author_email) return v.author_email;
   if (v.source === "prelabel") return "a model";
+  if (v.source === "propagation") return "optical flow";
   if (v.source === "import") return "a dataset import";
   return "someone (not recorded)";
 }
