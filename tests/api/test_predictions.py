@@ -187,3 +187,15 @@ def test_outputs_of_an_unfinished_or_other_job_are_refused(client, dispatcher, v
     other = client.get(f"/api/jobs/{dispatcher.sent[0]}/video")
     assert other.status_code == 404 and "not a video prediction" in other.json()["detail"]
     assert client.get(f"/api/jobs/{job['id']}/outputs/nope").status_code == 422
+
+
+def test_deleting_the_video_or_a_model_cancels_its_prediction(client, dispatcher, video, tmp_path):
+    a = _register(client, dispatcher, tmp_path, 1, "a")
+    b = _register(client, dispatcher, tmp_path, 2, "b")
+    url = f"/api/videos/{video['id']}/predict"
+    first = client.post(url, json={"model_id": a["id"], "compare_model_id": b["id"]}).json()
+    preview = client.get(f"/api/models/{b['id']}/deletion").json()
+    assert first["id"] in [j["id"] for j in preview["jobs_cancelled"]], preview
+    token = client.get(f"/api/videos/{video['id']}/deletion").json()["token"]
+    client.delete(f"/api/videos/{video['id']}", params={"token": token})
+    assert client.get(f"/api/jobs/{first['id']}").json()["status"] == "cancelled"
