@@ -43,6 +43,7 @@ def predict(
     end: float = typer.Option(None, help="End of the range, seconds."),
     opacity: float = typer.Option(0.5, min=0, max=1),
     masks: bool = typer.Option(False, help="Also write OUT-masks.zip (class-id PNG per frame)."),
+    smooth: int = typer.Option(1, help="Average class probabilities over N frames (odd; 1: off)."),
     preset: str = typer.Option(None, help="Classes of a bare checkpoint file: cityscapes19/20."),
     architecture: str = typer.Option(None, help="Architecture of a bare checkpoint file."),
     out: Path = typer.Option(..., "-o", "--out", help="The MP4 to write."),
@@ -50,18 +51,18 @@ def predict(
     """Segment a video into an overlay MP4 (+ OUT-timeline.csv/.png), with a progress bar."""
     source = _ref(video)
     targets = _outputs(out)
+    opts = {"fps": fps, "start": start, "end": end, "opacity": opacity, "masks": masks}
+    opts["smooth"] = smooth
     if isinstance(source, Path):
-        _predict_file(
-            source, model, compare, fps, start, end, opacity, masks, preset, architecture, targets
-        )
+        _predict_file(source, model, compare, opts, preset, architecture, targets)
     else:
-        _predict_job(source, _ref(model), _ref(compare), fps, start, end, opacity, masks, targets)
+        _predict_job(source, _ref(model), _ref(compare), opts, targets)
     for what, path in targets.items():
         if path.exists():
             console.print(f"{what}: {path}")
 
 
-def _predict_job(video_id, model_id, compare_id, fps, start, end, opacity, masks, targets):
+def _predict_job(video_id, model_id, compare_id, opts: dict, targets: dict) -> None:
     """The same job the web queues, run in this process on this machine's SegTune data."""
     from backend.services.predictions import request_prediction
     from worker.prediction import run_prediction
@@ -77,11 +78,12 @@ def _predict_job(video_id, model_id, compare_id, fps, start, end, opacity, masks
                     model_id,
                     reader=None,
                     compare_model_id=compare_id,
-                    fps=fps,
-                    start_s=start,
-                    end_s=end,
-                    opacity=opacity,
-                    masks=masks,
+                    fps=opts["fps"],
+                    start_s=opts["start"],
+                    end_s=opts["end"],
+                    opacity=opts["opacity"],
+                    masks=opts["masks"],
+                    smooth=opts["smooth"],
                 )
                 session.commit()
                 job_id = job.id
@@ -100,7 +102,7 @@ def _part(path: Path) -> Path:
     return path.with_name(f".{path.name}.part")
 
 
-def _predict_file(path, model, compare, fps, start, end, opacity, masks, preset, arch, targets):
+def _predict_file(path, model, compare, opts: dict, preset, arch, targets: dict) -> None:
     """No database, no server: checkpoint files over a video file, outputs in their classes."""
     from backend.media import probe_video
     from worker.ml.checkpoints import load_model
@@ -121,15 +123,18 @@ def _predict_file(path, model, compare, fps, start, end, opacity, masks, preset,
             raise typer.BadParameter("both models must predict the same classes")
         classes = own
         predictors.append(Predictor(Path(ckpt).stem, net, meta.mean, meta.std, None))
-    first, last = start or 0.0, info.duration_s if end is None else end
+    first = opts["start"] or 0.0
+    last = info.duration_s if opts["end"] is None else opts["end"]
+    if opts["smooth"] < 1 or opts["smooth"] % 2 == 0:
+        raise typer.BadParameter("--smooth is an odd number of frames (1: off)")
     if not 0 <= first < last <= info.duration_s + 1e-6:
         raise typer.BadParameter(f"the range must lie within 0 to {info.duration_s:.3f} s")
-    selection = select_frames(path, fps, first, last)
+    selection = select_frames(path, opts["fps"], first, last)
     out = Outputs(
         _part(targets["video"]),
         _part(targets["timeline_csv"]),
         _part(targets["timeline_png"]),
-        _part(targets["masks_zip"]) if masks else None,
+        _part(targets["masks_zip"]) if opts["masks"] else None,
     )
     columns = [
         TextColumn("[bold]predict"),
@@ -147,8 +152,9 @@ def _predict_file(path, model, compare, fps, start, end, opacity, masks, preset,
                 predictors,
                 classes,
                 out,
-                opacity=opacity,
+                opacity=opts["opacity"],
                 on_progress=lambda done, total: bar.update(task, completed=done),
+                smooth=opts["smooth"],
             )
         # Written under temporary names, renamed only when everything is complete.
         for what in targets:

@@ -111,18 +111,22 @@ def predict_video(
     device=None,
     batch_size: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    smooth: int = 1,
 ) -> Outputs:
     """Run the models over the selected frames into out's files; on_progress may raise to stop.
 
     predictors: [model] or [before, after]; the mask zip holds the last one's predictions.
+    smooth > 1: each frame's classes come from probabilities averaged over that many frames.
     """
-    from worker.ml.evaluate import predict_batch
+    from worker.ml.evaluate import class_probs_batch, predict_batch
     from worker.ml.runtime import prepare, resolve_device
+    from worker.smoothing import Smoother
 
     device = device or resolve_device("auto")
     batch = batch_size or (8 if device.type == "cuda" else 1)
     for p in predictors:
         p.model = prepare(p.model, device).eval()
+    smoother = Smoother(smooth) if smooth > 1 else None
     reader = FrameReader(path, selection, ahead=2 * batch)
     reader.start()
     writer: _Writer | None = None
@@ -143,13 +147,26 @@ def predict_video(
             if pending and (len(pending) == batch or item is None):
                 images = [img for _, img in pending]
                 t0 = time.monotonic()
-                preds = [
-                    predict_batch(p.model, images, p.mean, p.std, device, class_map=p.table)
-                    for p in predictors
-                ]
+                if smoother is None:
+                    preds = [
+                        predict_batch(p.model, images, p.mean, p.std, device, class_map=p.table)
+                        for p in predictors
+                    ]
+                    ready = [
+                        (k, img, [pr[j] for pr in preds]) for j, (k, img) in enumerate(pending)
+                    ]
+                else:
+                    n = len(classes)
+                    probs = [
+                        class_probs_batch(p.model, images, p.mean, p.std, device, n, p.table)
+                        for p in predictors
+                    ]
+                    ready = []
+                    for j, (k, img) in enumerate(pending):
+                        ready += smoother.push(k, img, [pr[j] for pr in probs])
                 busy += time.monotonic() - t0
-                for j, (k, image) in enumerate(pending):
-                    _hand_over(writer, (k, image, [pr[j] for pr in preds]))
+                for item_ready in ready:
+                    _hand_over(writer, item_ready)
                 done += len(pending)
                 pending = []
             now = time.monotonic()
@@ -159,6 +176,8 @@ def predict_video(
             if item is None:
                 break
         if writer is not None:
+            for item_ready in smoother.flush() if smoother else []:
+                _hand_over(writer, item_ready)
             _hand_over(writer, None)
             writer.join()
             if writer.error is not None:

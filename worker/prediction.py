@@ -41,7 +41,14 @@ def run_prediction(ctx) -> dict[str, Any]:
         ctx.progress(0.99 * done / max(total, 1), f"{done}/{total} frames")
 
     predict_video(
-        path, selection, predictors, classes, out, opacity=p["opacity"], on_progress=report
+        path,
+        selection,
+        predictors,
+        classes,
+        out,
+        opacity=p["opacity"],
+        on_progress=report,
+        smooth=p.get("smooth") or 1,
     )
     files = {}
     for what, suffix in (

@@ -16,3 +16,6 @@ class PredictRequest(BaseModel):
     )
     opacity: float = Field(0.5, ge=0, le=1)
     masks: bool = Field(False, description="Also make a zip of one class-id mask PNG per frame.")
+    smooth: int = Field(
+        1, ge=1, le=15, description="Average class probabilities over this many frames (odd)."
+    )

@@ -36,6 +36,7 @@ def request_prediction(
     class_map: list[int] | None = None,
     opacity: float = 0.5,
     masks: bool = False,
+    smooth: int = 1,
 ) -> Job:
     """Check a predict request and queue the job (compare_model_id: the 'before' of a pair).
 
@@ -60,6 +61,8 @@ def request_prediction(
         )
     if fps is not None and not 0 < fps <= MAX_FPS:
         raise Invalid(f"fps must be above 0 and at most {MAX_FPS:g}.")
+    if not 1 <= smooth <= 15 or smooth % 2 == 0:
+        raise Invalid("smooth is an odd number of frames from 1 (off) to 15.")
     if not 0 <= opacity <= 1:
         raise Invalid("opacity must be between 0 and 1.")
     params: dict[str, Any] = {
@@ -71,6 +74,7 @@ def request_prediction(
         "end_s": end,
         "opacity": opacity,
         "masks": masks,
+        "smooth": smooth,
         "class_maps": {str(m.id): records[m.id]["table"] for m in chosen},
         "names": {str(m.id): m.name for m in chosen},
     }

@@ -14,7 +14,7 @@ from PIL import Image
 from backend.media import upright_image
 from tests.api.test_model_jobs import CLASSES
 from worker.ml.checkpoints import ModelMeta, load_model, save_checkpoint
-from worker.ml.evaluate import predict
+from worker.ml.evaluate import class_probs_batch, predict
 from worker.ml.models import build_model
 from worker.ml.runtime import resolve_device
 from worker.predict_layout import STRIP
@@ -22,6 +22,7 @@ from worker.predict_video import mask_name
 from worker.prediction import run_prediction
 from worker.registration import rgb_color, run_registration
 from worker.runner import run_job
+from worker.smoothing import flicker
 
 W, H, FPS, N = 96, 64, 8, 10  # stored size; the clip is turned 90 degrees: 64 wide, 96 high
 
@@ -199,3 +200,26 @@ def test_deleting_the_video_or_a_model_cancels_its_prediction(client, dispatcher
     token = client.get(f"/api/videos/{video['id']}/deletion").json()["token"]
     client.delete(f"/api/videos/{video['id']}", params={"token": token})
     assert client.get(f"/api/jobs/{first['id']}").json()["status"] == "cancelled"
+
+
+def test_smoothing_averages_neighbouring_frames(client, dispatcher, video, tmp_path):
+    model = _register(client, dispatcher, tmp_path, 1, "m")
+    url = f"/api/videos/{video['id']}/predict"
+    assert "odd number" in client.post(url, json={"model_id": model["id"], "smooth": 4}).text
+    job = client.post(url, json={"model_id": model["id"], "smooth": 3, "masks": True}).json()
+    assert _run(client, job["id"], run_prediction) == "succeeded"
+    net, meta = load_model(model["path"])
+    device = resolve_device("cpu")
+    probs = [
+        class_probs_batch(net, [f], meta.mean, meta.std, device, 3)[0].float()
+        for f in _source_frames(video["path"])
+    ]
+    archive = client.get(f"/api/jobs/{job['id']}/outputs/masks_zip").content
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        got = [np.asarray(Image.open(io.BytesIO(zf.read(n)))) for n in zf.namelist()]
+    assert len(got) == N
+    plain = [p.argmax(0).numpy() for p in probs]
+    for k in range(N):
+        window = probs[max(0, k - 1) : k + 2]
+        assert np.array_equal(got[k], torch.stack(window).mean(0).argmax(0).numpy()), k
+    assert flicker(got) <= flicker(plain)

@@ -114,6 +114,30 @@ def predict_batch(
     return [map_labels(p, class_map) if class_map is not None else p for p in preds]
 
 
+def class_probs_batch(
+    model: nn.Module,
+    images: Sequence[np.ndarray],
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device,
+    num_classes: int,
+    class_map: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """N x num_classes x H x W half-precision probabilities of the project classes.
+
+    A base model's class probabilities are summed into the project class each one maps to, so
+    that frames can be averaged (temporal smoothing) in few channels.
+    """
+    with torch.inference_mode():
+        x = torch.cat([to_input(image, mean, std, device) for image in images])
+        probs = model(x).float().softmax(1)
+        if class_map is not None:
+            index = torch.tensor(list(class_map), device=device)
+            shape = (probs.shape[0], num_classes, *probs.shape[2:])
+            probs = torch.zeros(shape, device=device).index_add_(1, index, probs)
+        return probs.half()
+
+
 def evaluate(
     model: nn.Module,
     samples: Sequence[Sample],
