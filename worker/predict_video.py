@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from backend.errors import Invalid
 from worker.predict_layout import Layout, areas, timeline_chart
 from worker.video_stream import FrameReader, Mp4Writer, Selection
 
@@ -189,7 +190,7 @@ def predict_video(
             writer.join(timeout=10)
         raise
     if writer is None:
-        raise ValueError("The chosen range holds no frames.")
+        raise Invalid("The chosen time range holds no frame of the video; widen it.")
     with open(out.timeline_png, "wb") as fh:
         timeline_chart(writer.rows, [p.name for p in predictors], classes, fh)
     elapsed = time.monotonic() - started
