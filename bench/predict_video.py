@@ -8,9 +8,9 @@ memory printed is that case's alone (peak resident set on CPU, peak allocated on
   them) on a 1080p clip (the 960x540 urban clip scaled up: ../shared has no 1080p footage).
   The same decoded frames go through the bare forward pass (model + argmax, frames already in
   memory) and through predict_video (decode, infer, overlay, legend, H.264, timeline, masks).
-- memory: a 60 s and a 5 min clip (320x180, 15 fps) through the whole pipeline with a one-layer stand-in model,
-  whose own memory is nil, so that what is measured is the pipeline's (queues, encoder,
-  timeline); the real models add a constant.
+- memory: a 60 s and a 5 min clip (320x180, 15 fps) through the whole pipeline with a
+  one-layer stand-in model, whose own memory is nil, so that what is measured is the
+  pipeline's (queues, encoder, timeline); the real models add a constant.
 
     .venv/bin/python bench/predict_video.py [--frames 24] [--only speed|memory] [--device cpu]
 """
