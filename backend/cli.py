@@ -12,6 +12,7 @@ from backend.cli_backup import backup, restore
 from backend.cli_datasets import import_dataset
 from backend.cli_fsck import fsck
 from backend.cli_models import models_app, train
+from backend.cli_predict import predict
 from backend.cli_users import ensure_admin, users_app
 from backend.config import load_settings
 from backend.db import upgrade_database
@@ -22,6 +23,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
 app.add_typer(users_app, name="users")
 app.command("train")(train)
+app.command("predict")(predict)
 app.command("backup")(backup)
 app.command("import")(import_dataset)
 app.command("restore")(restore)

@@ -68,6 +68,14 @@ def propagate(self, job_id: int) -> str:
     return run_job(job_id, run_propagation, *_deps(self.app))
 
 
+@shared_task(name="segtune.predict", bind=True)
+def predict(self, job_id: int) -> str:
+    """Segment a video: overlay MP4, class-area timeline and optional masks."""
+    from worker.prediction import run_prediction
+
+    return run_job(job_id, run_prediction, *_deps(self.app))
+
+
 @shared_task(name="segtune.export_onnx", bind=True)
 def export_onnx(self, job_id: int) -> str:
     """Export a model to ONNX."""

@@ -70,6 +70,9 @@ def job_refs(job: Job) -> list[Ref]:
     if job.kind == "import" and params.get("zip_key") and job.status in IMPORT_ZIP_NEEDED:
         what = f"uploaded zip of import job {job.id}"
         refs.append(Ref(params["zip_key"], "jobs", job.id, "params", what, required=False))
+    if job.kind == "predict":
+        for what, key in (result.get("files") or {}).items():
+            refs.append(Ref(key, "jobs", job.id, "result", f"{what} of prediction {job.id}"))
     for scored in scored_models(job.kind, result):
         for key in scored.get("prediction_keys") or []:
             if key:
@@ -93,7 +96,7 @@ def all_refs(session: Session) -> tuple[list[Ref], list[str]]:
     """Every file reference in the database, and the prefixes of cached report files."""
     refs = list(_column_refs(session, None))
     prefixes = []
-    kinds = ("export", "import", "train", "evaluate")
+    kinds = ("export", "import", "train", "evaluate", "predict")
     for job in session.scalars(select(Job).where(Job.kind.in_(kinds))):
         refs += job_refs(job)
         prefixes += [p for p in [cache_prefix(job)] if p]

@@ -59,6 +59,7 @@ KIND_WORDS = {
     "export_onnx": "ONNX export",
     "export": "dataset export",
     "import": "dataset import",
+    "predict": "video prediction",
 }
 
 
@@ -123,7 +124,8 @@ def _active_jobs(session: Session, project_id: int | None = None) -> list[Job]:
 
 def _uses_models(job: Job, ids: set[int]) -> bool:
     params = job.params or {}
-    named = {params.get("model_id"), params.get("base_model_id"), *(params.get("model_ids") or [])}
+    named = {params.get("model_id"), params.get("base_model_id"), params.get("compare_model_id")}
+    named |= set(params.get("model_ids") or [])
     return bool(named & ids)
 
 
@@ -216,7 +218,7 @@ def plan_video(session: Session, video_id: int) -> Plan:
     plan.cancel = [
         j
         for j in _active_jobs(session, video.project_id)
-        if j.kind == "sample" and (j.params or {}).get("video_id") == video.id
+        if j.kind in ("sample", "predict") and (j.params or {}).get("video_id") == video.id
     ]
     _frame_plan(session, plan, frames)
     return plan

@@ -85,6 +85,7 @@ def _fill(path: str, olga: dict) -> str:
         "iteration": 0,
         "k": 0,
         "name": "losses",
+        "what": "video",
     }
     for name in PARAM_RE.findall(path):
         assert name in values, f"{path}: no test value for {{{name}}}; add one here"

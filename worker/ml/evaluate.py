@@ -105,6 +105,50 @@ def predict(
     return map_labels(pred, class_map) if class_map is not None else pred
 
 
+def predict_batch(
+    model: nn.Module,
+    images: Sequence[np.ndarray],
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    class_map: Sequence[int] | None = None,
+) -> list[np.ndarray]:
+    """H x W uint8 class ids of same-sized frames, run through the model as one batch."""
+    with torch.inference_mode():
+        x = torch.cat([to_input(image, mean, std, device) for image in images])
+        with autocast(device, dtype):
+            out = model(x)
+        if out.shape[-2:] != x.shape[-2:]:
+            raise RuntimeError(f"model returned {tuple(out.shape[-2:])} for a {x.shape[-2:]} input")
+        preds = out.argmax(1).to(torch.uint8).cpu().numpy()
+    return [map_labels(p, class_map) if class_map is not None else p for p in preds]
+
+
+def class_probs_batch(
+    model: nn.Module,
+    images: Sequence[np.ndarray],
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: torch.device,
+    num_classes: int,
+    class_map: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """N x num_classes x H x W half-precision probabilities of the project classes.
+
+    A base model's class probabilities are summed into the project class each one maps to, so
+    that frames can be averaged (temporal smoothing) in few channels.
+    """
+    with torch.inference_mode():
+        x = torch.cat([to_input(image, mean, std, device) for image in images])
+        probs = model(x).float().softmax(1)
+        if class_map is not None:
+            index = torch.tensor(list(class_map), device=device)
+            shape = (probs.shape[0], num_classes, *probs.shape[2:])
+            probs = torch.zeros(shape, device=device).index_add_(1, index, probs)
+        return probs.half()
+
+
 def evaluate(
     model: nn.Module,
     samples: Sequence[Sample],

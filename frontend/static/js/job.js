@@ -2,6 +2,7 @@
 // for fine-tunes also the iteration, ETA, loss and mean IoU curves and the newest val overlays.
 import { trainingCharts } from "./curves.js";
 import { byTestId, el, formatDate, setProgress, showMessage } from "./dom.js";
+import { renderPrediction } from "./predict.js";
 import { ACTIVE, FINISHED, cancelJob, errorSummary, queueText, retryJob, updateStatusBadge, watchJob } from "./jobs-common.js";
 
 const jobId = Number(document.getElementById("main").dataset.jobId);
@@ -10,6 +11,7 @@ const retry = byTestId("job-retry");
 const actionError = byTestId("job-action-error");
 const trainBox = byTestId("train-live");
 const reportLink = byTestId("job-report-link");
+const predictBox = byTestId("predict-output");
 let watcher = null;
 let chartsDrawn = null;
 let overlaysShown = null;
@@ -57,6 +59,7 @@ function render(job) {
     reportLink.hidden = !(job.status === "succeeded" && comparable);
   }
   if (trainBox) renderTraining(job);
+  if (predictBox) renderPrediction(predictBox, job);
 }
 
 const fixed = (value, digits = 3) => (Number.isFinite(value) ? value.toFixed(digits) : "–");

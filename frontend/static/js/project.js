@@ -4,6 +4,7 @@ import { byTestId, el, formatBytes, formatDuration, formatNumber, showMessage, t
 import { createFrameGrid } from "./frames.js";
 import { ACTIVE, FINISHED, jobCard, watchJob } from "./jobs-common.js";
 import { confirmDelete, manageButtons, renameDialog } from "./removal.js";
+import { setupPredictDialog } from "./predict.js";
 import { setupSampleDialog } from "./sample.js";
 import { isImage, setupDropZone, uploadFiles, uploadItem } from "./upload.js";
 
@@ -35,6 +36,10 @@ const openSample = setupSampleDialog(byTestId("sample-dialog"), (job, video) => 
   toast(`Sampling job #${job.id} queued.`, "success");
 });
 
+const openPredict = setupPredictDialog(byTestId("predict-dialog"), projectId, (job) => {
+  window.location.href = `/jobs/${job.id}`;
+});
+
 function videoRow(video) {
   const format = [video.container, video.codec, formatBytes(video.size_bytes)].filter(Boolean).join(" · ");
   const rotated = video.rotation ? ` (rotated ${video.rotation}°)` : "";
@@ -60,6 +65,7 @@ function videoRow(video) {
       "td",
       { class: "actions" },
       el("button", { type: "button", class: "btn small primary owner-only", testid: "video-sample", onclick: () => openSample(video) }, "Sample…"),
+      el("button", { type: "button", class: "btn small ghost labeler-only", testid: "video-predict", onclick: () => openPredict(video) }, "Run a model…"),
       el("button", { type: "button", class: "btn small ghost", testid: "video-show-frames", title: "Show only this video's frames", onclick: showFrames }, "Frames"),
       ...manageButtons("video", { onRename: () => renameVideo(video), onDelete: () => deleteVideo(video) }),
     ),
