@@ -174,7 +174,7 @@ def test_painter_shares_follow_copy_previous_and_the_mask_key_reads_as_a_letter(
     letter, wide, narrow, family = widths
     assert letter == "O" and "mono" not in family.lower(), widths
     assert wide > 1.1 * narrow, widths
-    page.get_by_test_id("painter").locator("details summary").click()
+    page.get_by_test_id("painter").locator("details summary", has_text="Keyboard shortcuts").click()
     _shot(page, "painter-shortcuts")
 
 
