@@ -99,7 +99,8 @@ def test_upload_sample_split(page: Page, live_server, tmp_path: Path):
     expect(row.get_by_test_id("video-sampled")).to_have_text("4")
     # Thumbnails really load (lazy images near the top are fetched at once).
     page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=frame-card] img')]"
+        # (a card's mask thumbnail stays hidden, with no source, until the frame has a mask)
+        "() => [...document.querySelectorAll('[data-testid=frame-card] img:not([hidden])')]"
         ".every(img => img.complete && img.naturalWidth > 0)"
     )
     page.screenshot(path=str(SCREENSHOT_DIR / "segtune-project.png"), full_page=True)
