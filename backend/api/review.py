@@ -1,12 +1,13 @@
 """Review routes: assigning frames to annotators, accepting a model's draft as is."""
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header
 from sqlalchemy.orm import Session
 
-from backend.api.access import by
+from backend.api.access import CurrentUser, by
 from backend.api.deps import DbSession, get_storage
 from backend.schemas.media import AssignRequest, AssignResult, FrameOut
 from backend.services import masks, prelabel, review
+from backend.services.auth import Identity
 
 router = APIRouter(tags=["review"])
 
@@ -29,12 +30,11 @@ def assign_frames(project_id: int, body: AssignRequest, session: Session = DbSes
 )
 def accept_draft(
     frame_id: int,
-    request: Request,
     if_match: str | None = Header(None),
+    identity: Identity = CurrentUser,
     session: Session = DbSession,
     storage=Depends(get_storage),
 ):
     """Take the model's draft as is: a new 'accepted' version of the same pixels, marked done."""
     expected = masks.parse_if_match(if_match)
-    author_id = request.state.identity.user.id  # set by the access check every route runs
-    return prelabel.accept_draft(session, storage, frame_id, expected, author_id)
+    return prelabel.accept_draft(session, storage, frame_id, expected, identity.user.id)

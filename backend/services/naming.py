@@ -2,6 +2,8 @@
 
 import unicodedata
 
+from backend.errors import Invalid
+
 MAX_NAME = 255
 
 
@@ -18,3 +20,11 @@ def extension(name: str) -> str:
     """Lower-case extension of a display name, with the dot ('' when absent)."""
     stem, dot, ext = name.rpartition(".")
     return f".{ext.lower()}" if dot and stem and ext.isalnum() and len(ext) <= 5 else ""
+
+
+def checked_name(raw: str, limit: int, what: str) -> str:
+    """A renamed object's name without surrounding spaces; 422 unless 1 to limit characters."""
+    name = raw.strip()
+    if not name or len(name) > limit:
+        raise Invalid(f"A {what} name must be 1 to {limit} characters long.")
+    return name

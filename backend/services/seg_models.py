@@ -13,7 +13,7 @@ from backend.errors import Conflict, Invalid, NotFound
 from backend.models import Job, SegModel, User
 from backend.services.access import role_in
 from backend.services.jobs import create_job
-from backend.services.naming import display_filename
+from backend.services.naming import checked_name, display_filename
 from backend.services.projects import get_project
 from backend.storage import LocalStorage, new_key
 from worker.ml.presets import PRESET_LABELS, PRESETS
@@ -160,10 +160,7 @@ def list_models(
 def rename_model(session: Session, model_id: int, name: str) -> SegModel:
     """Give a model another name (e.g. "fine-tune of job 5" -> what it is for)."""
     model = get_model(session, model_id)
-    clean = name.strip()
-    if not clean or len(clean) > 200:
-        raise Invalid("A model name must be 1 to 200 characters long.")
-    model.name = clean
+    model.name = checked_name(name, 200, "model")
     session.flush()
     return model
 

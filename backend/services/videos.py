@@ -11,7 +11,7 @@ from backend.errors import Invalid, NotFound
 from backend.media import probe_video
 from backend.models import Video
 from backend.services import duplicates as dupes
-from backend.services.naming import display_filename, extension
+from backend.services.naming import checked_name, display_filename, extension
 from backend.services.projects import get_project
 from backend.storage import LocalStorage, new_key
 
@@ -83,10 +83,7 @@ def get_video(session: Session, video_id: int) -> Video:
 def rename_video(session: Session, video_id: int, filename: str) -> Video:
     """Give a video another display name (its stored file keeps its key)."""
     video = get_video(session, video_id)
-    name = filename.strip()
-    if not name or len(name) > 255:
-        raise Invalid("A video name must be 1 to 255 characters long.")
-    video.filename = name
+    video.filename = checked_name(filename, 255, "video")
     session.flush()
     return video
 
