@@ -186,3 +186,18 @@ def test_drafts_are_marked_and_accepted_and_assigned_frames_filtered(
     expect(ann.get_by_test_id("count-review-draft")).to_have_attribute("data-count", "0")
     assert not ann.errors, ann.errors
     ann.context.close()
+
+
+def test_a_viewer_sees_the_frame_read_only_without_save_or_done_buttons(browser, live_server):
+    url = live_server.url
+    project, frames = make_frames(url, count=1)
+    put_mask(url, frames[0]["id"], np.full((150, 200), 1, np.uint8), "0")
+    add_member(live_server, project["id"], "viewer@example.org", "viewer")
+    viewer = signed_in_page(browser, live_server, "viewer@example.org")
+    open_painter(viewer, frames[0]["id"])
+    expect(viewer.get_by_test_id("read-only")).to_be_visible()
+    # The server refuses each of these with 403 for a viewer, so the page does not offer them.
+    for testid in ("save-button", "mark-done", "done-next", "preview-restore", "propagate-panel"):
+        expect(viewer.get_by_test_id(testid)).to_be_hidden()
+    assert viewer.errors == []
+    viewer.context.close()
