@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from backend.api.access import CurrentUser, account, by, listing
 from backend.api.deps import DbSession
-from backend.schemas.projects import ProjectCreate, ProjectOut, ProjectUpdate
+from backend.schemas.projects import ProjectCreate, ProjectListItem, ProjectOut, ProjectUpdate
 from backend.services import access, projects
 from backend.services.auth import Identity
 from backend.services.projects import ClassSpec
@@ -27,10 +27,15 @@ def create_project(
     )
 
 
-@router.get("", response_model=list[ProjectOut], openapi_extra=listing())
+@router.get("", response_model=list[ProjectListItem], openapi_extra=listing())
 def list_projects(identity: Identity = CurrentUser, session: Session = DbSession):
-    """The projects you belong to (all of them for an administrator)."""
-    return projects.list_projects(session, access.visible_projects(session, identity.user))
+    """The projects you belong to (all of them for an administrator), each with your role."""
+    found = projects.list_projects(session, access.visible_projects(session, identity.user))
+    roles = access.roles_by_project(session, identity.user, [p.id for p in found])
+    return [
+        ProjectListItem(**ProjectOut.model_validate(p).model_dump(), role=roles[p.id])
+        for p in found
+    ]
 
 
 @router.get("/{project_id}", response_model=ProjectOut, openapi_extra=by("project_id"))

@@ -45,3 +45,9 @@ class ProjectOut(BaseModel):
     classes_version: int
     class_ids_version: int
     classes: list[ClassOut]
+
+
+class ProjectListItem(ProjectOut):
+    """A project in GET /api/projects, with the caller's role in it."""
+
+    role: str

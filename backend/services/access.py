@@ -42,6 +42,18 @@ def visible_projects(session: Session, user: User) -> set[int] | None:
     return set(session.scalars(select(Membership.project_id).where(Membership.user_id == user.id)))
 
 
+def roles_by_project(session: Session, user: User, project_ids: list[int]) -> dict[int, str]:
+    """The user's role in each of the given projects (admins are owners everywhere)."""
+    if user.is_admin:
+        return dict.fromkeys(project_ids, "owner")
+    rows = session.execute(
+        select(Membership.project_id, Membership.role).where(
+            Membership.user_id == user.id, Membership.project_id.in_(project_ids)
+        )
+    )
+    return dict(rows.tuples().all())
+
+
 def require_role(session: Session, user: User, project_id: int, need: str, noun: str) -> str:
     """The user's role; NotFound when they cannot see the project, Forbidden when too weak."""
     role = role_in(session, user, project_id)

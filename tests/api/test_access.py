@@ -80,7 +80,8 @@ def test_viewers_read_but_do_not_change(world):
     )
     assert added.status_code == 200 and added.json()["role"] == "viewer"
     frame_id = world["frame"]["id"]
-    assert [p["id"] for p in sam.get("/api/projects").json()] == [pid]
+    assert [(p["id"], p["role"]) for p in sam.get("/api/projects").json()] == [(pid, "viewer")]
+    assert [p["role"] for p in olga.get("/api/projects").json()] == ["owner"]
     assert sam.get(f"/api/frames/{frame_id}/mask").status_code == 200
     assert sam.get(f"/projects/{pid}").status_code == 200
     refused = _put_mask(sam, frame_id)
@@ -137,7 +138,8 @@ def test_members_keep_an_owner(world):
 
 
 def test_admins_see_every_project(client, world):
-    assert world["project"]["id"] in [p["id"] for p in client.get("/api/projects").json()]
+    listed = {p["id"]: p["role"] for p in client.get("/api/projects").json()}
+    assert listed[world["project"]["id"]] == "owner"  # admins are owners everywhere
 
 
 def test_models_of_other_projects_stay_hidden(client, world, settings):

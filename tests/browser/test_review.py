@@ -199,5 +199,11 @@ def test_a_viewer_sees_the_frame_read_only_without_save_or_done_buttons(browser,
     # The server refuses each of these with 403 for a viewer, so the page does not offer them.
     for testid in ("save-button", "mark-done", "done-next", "preview-restore", "propagate-panel"):
         expect(viewer.get_by_test_id(testid)).to_be_hidden()
+    # The projects page shows the viewer's role instead of the owner's Rename / Delete.
+    viewer.goto("/")
+    card = viewer.get_by_test_id("project-item")
+    expect(card.get_by_test_id("project-role")).to_have_text("viewer")
+    expect(card.get_by_test_id("project-delete")).to_have_count(0)
+    expect(card.get_by_test_id("project-rename")).to_have_count(0)
     assert viewer.errors == []
     viewer.context.close()

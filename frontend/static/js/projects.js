@@ -9,15 +9,8 @@ const form = byTestId("project-form");
 const nameInput = byTestId("project-name");
 const errorBox = byTestId("project-error");
 
-function projectItem(project) {
-  const swatches = project.classes.map((c) => {
-    const dot = el("span", { class: "swatch", title: c.name });
-    dot.style.backgroundColor = c.color;
-    return dot;
-  });
-  const classCount = `${project.classes.length} class${project.classes.length === 1 ? "" : "es"}`;
-  const url = `/api/projects/${project.id}`;
-  const manage = manageButtons("project", {
+function ownerButtons(project, url) {
+  return manageButtons("project", {
     async onRename() {
       if (await renameDialog(`project “${project.name}”`, url, "name", project.name)) load();
     },
@@ -27,6 +20,22 @@ function projectItem(project) {
       load();
     },
   });
+}
+
+function roleBadge(role) {
+  return el("span", { class: "badge", testid: "project-role", title: "Your role in this project" }, role);
+}
+
+function projectItem(project) {
+  const swatches = project.classes.map((c) => {
+    const dot = el("span", { class: "swatch", title: c.name });
+    dot.style.backgroundColor = c.color;
+    return dot;
+  });
+  const classCount = `${project.classes.length} class${project.classes.length === 1 ? "" : "es"}`;
+  const url = `/api/projects/${project.id}`;
+  // Renaming and deleting are the owner's (the server refuses anyone else with 403).
+  const manage = project.role === "owner" ? ownerButtons(project, url) : [roleBadge(project.role)];
   return el(
     "li",
     { class: "project-item", testid: "project-item", dataset: { projectId: project.id } },
