@@ -260,8 +260,13 @@ def bench_recipe(case: dict) -> dict:
     losses = [h["val_loss"] for h in result.history if h["val_loss"] is not None]
     # Exploded: not finite, or over 10x the base model's validation loss (step 0).
     exploded = sum(1 for v in losses if not np.isfinite(v) or v > 10 * losses[0])
+    skipped = [h["skipped"].split(":")[0] for h in result.history if h.get("skipped")]
+    norms = [h["grad_norm"] for h in result.history if h.get("grad_norm")]
     return {
         **out,
+        "skipped": {reason: skipped.count(reason) for reason in sorted(set(skipped))},
+        "steps": len(result.history) - 1,
+        "median_grad_norm": float(np.median(norms)) if norms else None,
         "validations": len(losses),
         "exploded": exploded,
         "worst_val_loss": max(losses),
@@ -324,7 +329,9 @@ def describe(case: dict, out: dict) -> str:
             f"(mIoU before {out['before_miou']:.3f} after {out['after_miou']:.3f}; "
             f"validations in {case.get('validate_precision', 'float32')}: "
             f"{out['exploded']} of {out['validations']} exploded, "
-            f"worst val loss {out['worst_val_loss']:.3g})"
+            f"worst val loss {out['worst_val_loss']:.3g}; "
+            f"steps skipped {out['skipped'] or 0} of {out['steps']}, "
+            f"median gradient norm {out['median_grad_norm'] or 0:.3g})"
         )
     return f"{what}: {out['images_per_s']:.2f} images/s, peak {out['peak_mb']:.0f} MB, {cores}"
 

@@ -42,6 +42,12 @@ class TrainConfig:
     # Validation (which selects the kept model) runs in float32; "train" uses the training's
     # precision, kept only to measure what bf16 validation does (bench/train_eval.py).
     validate_precision: str = "float32"
+    # bf16 training on CPU keeps depthwise convolutions in float32: their bf16 weight gradient
+    # occasionally comes back as garbage there (runtime.Float32DepthwiseConv2d); "train": bf16.
+    depthwise_precision: str = "float32"
+    # A step whose gradient norm is over this many times the median of the accepted steps is
+    # skipped like a non-finite one (0: off).
+    spike_guard: float = 100.0
     num_threads: int | None = None  # CPU threads; None: every available core
     overlay_max_side: int = 640  # 0: no validation overlays
     # Defences against overfitting a few frames and forgetting the source (worker/ml/defences).

@@ -9,6 +9,8 @@
 """
 
 import copy
+import math
+import statistics
 from contextlib import contextmanager
 
 import torch
@@ -64,10 +66,37 @@ def restore_statistics(saved: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
             buffer.copy_(copy_)
 
 
-def gradients_finite(model: nn.Module) -> bool:
-    """Whether every parameter gradient is finite (no NaN or infinity)."""
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    return bool(grads) and all(bool(torch.isfinite(g).all()) for g in grads)
+def gradient_norm(model: nn.Module) -> float:
+    """Global L2 norm of the parameter gradients: inf or nan when one is not finite (nan: none)."""
+    grads = [p.grad.detach() for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return float("nan")
+    # float64: a garbage gradient of 1e25 squares past float32's range, and must stay a number.
+    norms = [torch.linalg.vector_norm(g, dtype=torch.float64) for g in grads]
+    return float(torch.linalg.vector_norm(torch.stack(norms)))
+
+
+class StepGuard:
+    """Refuses a step whose gradient is not finite, or a spike over `spike` x the median so far.
+
+    A spike threshold far above the spread of real steps (a few x here) catches garbage
+    gradients (1e24 and more, see runtime.Float32DepthwiseConv2d) without touching real ones.
+    """
+
+    def __init__(self, spike: float, accepted: list[float] | None = None):
+        self.spike = spike
+        self.norms = list(accepted or [])
+
+    def refuse(self, norm: float) -> str | None:
+        """Why the step with this gradient norm must be skipped, or None (and it is counted)."""
+        if not math.isfinite(norm):
+            return "non-finite gradient"
+        if self.spike and len(self.norms) >= 3:
+            median = statistics.median(self.norms)
+            if median > 0 and norm > self.spike * median:
+                return f"gradient spike: norm {norm:.3g}, {norm / median:.3g} x the median"
+        self.norms.append(norm)
+        return None
 
 
 class Teacher:

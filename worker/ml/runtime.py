@@ -5,6 +5,7 @@ from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 
 import torch
+from torch import nn
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -63,3 +64,35 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContext
 def prepare(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """Move to device in channels_last, the faster layout for convolutions on CPU and GPU."""
     return model.to(device=device, memory_format=torch.channels_last)
+
+
+class Float32DepthwiseConv2d(nn.Conv2d):
+    """A depthwise convolution that runs in float32 even inside a bf16 autocast region.
+
+    On this project's CPU (oneDNN, channels_last) the bf16 weight gradient of dilated depthwise
+    convolutions now and then comes back as garbage: finite values of 1e24-1e36 in one weight
+    tensor, for the same weights and batch that give ~0.5 on the next try. The step then moves
+    that weight by orders of magnitude; train-mode batch norm hides it, but the running
+    statistics lag one step behind, so the next eval-mode forward explodes (validation loss
+    ~1e30). Depthwise convolutions are a small share of the work, so float32 costs little.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution with autocast off and a float32 input."""
+        if not torch.is_autocast_enabled(x.device.type):
+            return super().forward(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.float())
+
+
+def depthwise_in_float32(model: nn.Module) -> int:
+    """Make every depthwise Conv2d of the model a Float32DepthwiseConv2d; returns how many.
+
+    Only the class changes: parameters, state dict and checkpoints stay exactly the same.
+    """
+    count = 0
+    for module in model.modules():
+        if type(module) is nn.Conv2d and module.groups > 1 and module.groups == module.in_channels:
+            module.__class__ = Float32DepthwiseConv2d
+            count += 1
+    return count

@@ -17,18 +17,26 @@ from .classmap import GroupedLogits, unwrap
 from .config import TrainConfig, resume_mismatch, stored_form
 from .data import Augment, Sample, TrainData, crop_shape, make_batch
 from .defences import (
+    StepGuard,
     Teacher,
     WeightAnchor,
     WeightAverage,
     batchnorm_statistics,
     distillation_loss,
     freeze_batchnorm,
-    gradients_finite,
+    gradient_norm,
     restore_statistics,
     revive_dead_channels,
 )
 from .evaluate import frame_loss, overlay, predict_logits
-from .runtime import amp_dtype, autocast, prepare, resolve_device, use_all_cores
+from .runtime import (
+    amp_dtype,
+    autocast,
+    depthwise_in_float32,
+    prepare,
+    resolve_device,
+    use_all_cores,
+)
 from .warmstart import init_model, lr_factor, make_optimizer
 
 
@@ -47,6 +55,8 @@ class Progress:
     is_best: bool = False
     val_metrics: dict | None = None
     overlays: list[tuple[str, np.ndarray]] | None = None  # (frame name, RGB uint8) per val frame
+    grad_norm: float | None = None  # of this iteration's step
+    skipped: str | None = None  # why this iteration's step was not applied
 
     def record(self) -> dict:
         """JSON-ready copy without the overlay pictures."""
@@ -172,11 +182,15 @@ def fit(
         meta.train_config = cfg_dict
         state = {"iteration": 0, "history": [], "best": None, "elapsed": 0.0}
     model = prepare(model, device).train()
+    if device.type == "cpu" and dtype is not None and config.depthwise_precision == "float32":
+        depthwise_in_float32(model)
     teacher, anchor, ema = _defences(config, model, device, state)
     optimizer = make_optimizer(model, config)
     if resume_from is not None:
         optimizer.load_state_dict(state["optimizer_state"])
     start, history, best = state["iteration"], list(state["history"]), state["best"]
+    accepted = [h["grad_norm"] for h in history if h.get("grad_norm") and not h.get("skipped")]
+    guard = StepGuard(config.spike_guard, accepted)
     prior_elapsed = state["elapsed"]
 
     crop = crop_shape(data.train, config.crop_size)
@@ -198,7 +212,13 @@ def fit(
                 extra["ema_state"] = ema.shadow
         write_checkpoint(path, model, meta, **extra)
 
-    def report(iteration: int, train_loss: float | None, lr: float) -> None:
+    def report(
+        iteration: int,
+        train_loss: float | None,
+        lr: float,
+        grad_norm: float | None = None,
+        skipped: str | None = None,
+    ) -> None:
         nonlocal best
         validating = data.val and (iteration % config.val_every == 0 or iteration == total)
         val_loss = miou = summary = pictures = None
@@ -227,6 +247,8 @@ def fit(
             is_best,
             summary,
             pictures or None,
+            grad_norm if grad_norm is None or np.isfinite(grad_norm) else None,
+            skipped,
         )
         # History first: the checkpoints below carry it, so a resumed run continues it.
         history.append(progress.record())
@@ -260,12 +282,15 @@ def fit(
             loss = _loss(model, images, masks, criterion, config, teacher)
         optimizer.zero_grad(set_to_none=True)
         value: float | None = loss.detach().item()
+        norm, skipped = float("nan"), "non-finite loss"  # also a batch of only unlabeled pixels
         if np.isfinite(value):
             loss.backward()
-        # A step whose loss or gradient is not finite is skipped, and the batch-norm statistics
-        # it updated are put back: on this CPU a bf16 step turned to NaN now and then (not
-        # reproducibly), and one such step left every later prediction NaN (all background).
-        if np.isfinite(value) and gradients_finite(model):
+            norm = gradient_norm(model)
+            skipped = guard.refuse(norm)
+        # A refused step is not applied, and the batch-norm statistics its forward pass updated
+        # are put back: one NaN step used to leave every later prediction NaN (all background),
+        # and one garbage gradient made the next eval-mode forward explode.
+        if skipped is None:
             if anchor is not None:
                 anchor.pull(unwrap(model), config.l2sp_weight)
             optimizer.step()
@@ -276,8 +301,8 @@ def fit(
                 ema.update(model)
         else:
             restore_statistics(statistics)
-            value = None  # also a batch of only unlabeled pixels, which has no loss
-        report(iteration + 1, value, config.lr * factor)
+            value = None
+        report(iteration + 1, value, config.lr * factor, norm, skipped)
 
     elapsed = prior_elapsed + time.perf_counter() - started
     return FitResult(
