@@ -1,4 +1,4 @@
-"""A fine-tune's report runs the base and the fine-tuned model over a project video, side by side."""
+"""A fine-tune report runs the base and the fine-tuned model over a project video, side by side."""
 
 import os
 from pathlib import Path
