@@ -4,8 +4,7 @@ from pathlib import Path
 
 import typer
 
-from backend.cli_jobs import console, local_deps, run_here
-from backend.errors import DomainError
+from backend.cli_jobs import console, local_deps, request_and_run
 
 
 def import_dataset(
@@ -22,21 +21,12 @@ def import_dataset(
     from backend.services.datasets.classmap import parse_cli_map
     from backend.services.datasets.imports import request_folder_import, run_import
 
-    with local_deps() as (settings, sessions, storage):
-        try:
-            mapping = parse_cli_map(class_map, default)
-            with sessions() as session:
-                job = request_folder_import(session, project, path, layout, mapping, split)
-                session.commit()
-                job_id = job.id
-        except DomainError as exc:
-            console.print(f"[red]{exc.message}[/red]")
-            raise typer.Exit(1) from exc
-        outcome = run_here(job_id, run_import, sessions, storage, settings, f"import job {job_id}")
-    if outcome["status"] != "succeeded":
-        console.print(f"[red]{outcome['error']}[/red]")
-        raise typer.Exit(1)
-    result = outcome["result"]
+    def make(session):
+        mapping = parse_cli_map(class_map, default)
+        return request_folder_import(session, project, path, layout, mapping, split)
+
+    with local_deps() as deps:
+        result = request_and_run(deps, make, run_import, "import job {id}")
     splits = ", ".join(f"{n} {s}" for s, n in result["splits"].items() if n)
     console.print(
         f"[green]imported {result['frames_added']} frames with {result['masks_added']} masks"

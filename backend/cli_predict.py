@@ -13,8 +13,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from backend.cli_jobs import console, local_deps, run_here
-from backend.errors import DomainError
+from backend.cli_jobs import console, local_deps, request_and_run
 
 
 def _ref(value: str | None) -> int | Path | None:
@@ -69,33 +68,26 @@ def _predict_job(video_id, model_id, compare_id, opts: dict, targets: dict) -> N
 
     if not isinstance(model_id, int) or isinstance(compare_id, Path):
         raise typer.BadParameter("with a video id, give models by id (files: use a video file)")
-    with local_deps() as (settings, sessions, storage):
-        try:
-            with sessions() as session:
-                job = request_prediction(
-                    session,
-                    video_id,
-                    model_id,
-                    reader=None,
-                    compare_model_id=compare_id,
-                    fps=opts["fps"],
-                    start_s=opts["start"],
-                    end_s=opts["end"],
-                    opacity=opts["opacity"],
-                    masks=opts["masks"],
-                    smooth=opts["smooth"],
-                )
-                session.commit()
-                job_id = job.id
-        except DomainError as exc:
-            console.print(f"[red]{exc.message}[/red]")
-            raise typer.Exit(1) from None
-        outcome = run_here(job_id, run_prediction, sessions, storage, settings, f"job {job_id}")
-        if outcome["status"] != "succeeded":
-            console.print(f"[red]{outcome['error'] or outcome['status']}[/red]")
-            raise typer.Exit(1)
-        for what, key in outcome["result"]["files"].items():
-            shutil.copyfile(storage.path(key), targets[what])
+
+    def make(session):
+        return request_prediction(
+            session,
+            video_id,
+            model_id,
+            reader=None,
+            compare_model_id=compare_id,
+            fps=opts["fps"],
+            start_s=opts["start"],
+            end_s=opts["end"],
+            opacity=opts["opacity"],
+            masks=opts["masks"],
+            smooth=opts["smooth"],
+        )
+
+    with local_deps() as deps:
+        result = request_and_run(deps, make, run_prediction, "job {id}")
+        for what, key in result["files"].items():
+            shutil.copyfile(deps[2].path(key), targets[what])
 
 
 def _part(path: Path) -> Path:

@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from backend.media import FrameIndex, exact, index_frames
@@ -124,16 +125,22 @@ class FrameReader(threading.Thread):
 class Mp4Writer:
     """H.264 (yuv420p) MP4 with its index up front, so browsers start playing at once."""
 
+    # superfast: half the encoder CPU of veryfast (36 against 71 ms a 1920 x 1136 frame, which
+    # the model's forward pass would otherwise wait for), for about twice the bytes.
+    OPTIONS = {"preset": "superfast", "crf": "20"}
+
     def __init__(self, path: Path, width: int, height: int, rate: Fraction):
         self.container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         self.stream = self.container.add_stream("libx264", rate=rate)
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
-        self.stream.options = {"preset": "veryfast", "crf": "20"}
+        self.stream.options = dict(self.OPTIONS)
         self.stream.thread_type = "AUTO"
 
     def write(self, pixels: np.ndarray) -> None:
-        """Encode one RGB frame of the writer's size."""
-        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        """Encode one RGB frame of the writer's size (even sides)."""
+        # OpenCV's BT.601 limited-range conversion equals swscale's within 3 levels, 8x faster.
+        planes = cv2.cvtColor(pixels, cv2.COLOR_RGB2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         self.container.mux(self.stream.encode(frame))
 
     def close(self) -> None:

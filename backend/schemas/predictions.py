@@ -14,6 +14,11 @@ class PredictRequest(BaseModel):
     class_map: list[int] | None = Field(
         None, description="Project class of each of model_id's classes (default: by name)."
     )
+    compare_class_map: list[int] | None = Field(
+        None,
+        description="Project class of each of compare_model_id's classes (default: its lineage "
+        "or by name); a fine-tune's report sends the map the fine-tune was trained with.",
+    )
     opacity: float = Field(0.5, ge=0, le=1)
     masks: bool = Field(False, description="Also make a zip of one class-id mask PNG per frame.")
     smooth: int = Field(

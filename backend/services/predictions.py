@@ -34,14 +34,16 @@ def request_prediction(
     start_s: float | None = None,
     end_s: float | None = None,
     class_map: list[int] | None = None,
+    compare_class_map: list[int] | None = None,
     opacity: float = 0.5,
     masks: bool = False,
     smooth: int = 1,
 ) -> Job:
     """Check a predict request and queue the job (compare_model_id: the 'before' of a pair).
 
-    Both models' outputs are read as the project's classes: model_id through class_map when
-    given, otherwise (and for the compare model) by lineage or class name, as evaluation does.
+    Both models' outputs are read as the project's classes: model_id through class_map and the
+    compare model through compare_class_map when given, otherwise by lineage or class name, as
+    evaluation does.
     """
     video = get_video(session, video_id)
     names = [c.name for c in get_project(session, video.project_id).classes]
@@ -50,7 +52,11 @@ def request_prediction(
     chosen = [ready_model(session, model_id, reader)]
     if compare_model_id is not None:
         chosen.append(ready_model(session, compare_model_id, reader))
+    if compare_class_map is not None and compare_model_id is None:
+        raise Invalid("compare_class_map needs a compare_model_id.")
     given = {} if class_map is None else {model_id: class_map}
+    if compare_class_map is not None:
+        given[compare_model_id] = compare_class_map
     records = mappings.resolve(session, names, chosen, given)
     start = 0.0 if start_s is None else start_s
     end = video.duration_s if end_s is None else end_s

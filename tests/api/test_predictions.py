@@ -162,6 +162,7 @@ def test_bad_requests_are_refused_before_any_job(client, dispatcher, project, vi
         ({"model_id": model["id"], "class_map": [0, 1]}, 422, "needs 3 entries"),
         ({"model_id": model["id"], "class_map": [0, 1, 7]}, 422, "not project class"),
         ({"model_id": model["id"], "compare_model_id": model["id"]}, 422, "another model"),
+        ({"model_id": model["id"], "compare_class_map": [0, 1, 2]}, 422, "needs a compare_model"),
         ({"model_id": 999}, 404, "does not exist"),
         ({"model_id": model["id"], "fps": 0}, 422, "fps"),
     ]
@@ -194,7 +195,12 @@ def test_deleting_the_video_or_a_model_cancels_its_prediction(client, dispatcher
     a = _register(client, dispatcher, tmp_path, 1, "a")
     b = _register(client, dispatcher, tmp_path, 2, "b")
     url = f"/api/videos/{video['id']}/predict"
-    first = client.post(url, json={"model_id": a["id"], "compare_model_id": b["id"]}).json()
+    # The compare model read through a given map (what a fine-tune's report sends).
+    body = {"model_id": a["id"], "compare_model_id": b["id"], "compare_class_map": [0, 2, 1]}
+    short = client.post(url, json={**body, "compare_class_map": [0, 2]})
+    assert short.status_code == 422 and f"model {b['id']} needs 3" in short.json()["detail"]
+    first = client.post(url, json=body).json()
+    assert first["params"]["class_maps"] == {str(a["id"]): None, str(b["id"]): [0, 2, 1]}
     preview = client.get(f"/api/models/{b['id']}/deletion").json()
     assert first["id"] in [j["id"] for j in preview["jobs_cancelled"]], preview
     token = client.get(f"/api/videos/{video['id']}/deletion").json()["token"]

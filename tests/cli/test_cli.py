@@ -74,3 +74,29 @@ def test_train_refuses_a_project_without_labels(env):
         session.commit()
     res = runner.invoke(app, ["train", "--project", "1"])
     assert res.exit_code == 1 and "No labeled frames in the train split" in res.output
+
+
+def test_import_a_folder_then_a_refused_one(env):
+    import numpy as np
+    from PIL import Image
+
+    from backend.cli_jobs import local_deps
+    from backend.services.projects import create_project
+
+    folder = env / "dataset"
+    for sub in ("images", "masks"):
+        (folder / sub).mkdir(parents=True)
+    for k in range(2):
+        Image.fromarray(np.full((16, 24, 3), 60 * k, np.uint8)).save(folder / f"images/f{k}.png")
+        mask = np.zeros((16, 24), np.uint8)
+        mask[4:8, 4:12] = 1
+        Image.fromarray(mask).save(folder / f"masks/f{k}.png")
+    with local_deps() as (_, sessions, _storage), sessions() as session:
+        project = create_project(session, "imported")
+        session.commit()
+        project_id = project.id
+    res = runner.invoke(app, ["import", str(folder), "--project", str(project_id)])
+    assert res.exit_code == 0, res.output
+    assert "imported 2 frames with 2 masks" in res.output
+    refused = runner.invoke(app, ["import", str(folder), "--project", "99"])
+    assert refused.exit_code == 1 and "does not exist" in refused.output, refused.output

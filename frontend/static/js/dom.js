@@ -125,3 +125,35 @@ export function throttle(fn, ms) {
     }
   };
 }
+
+/**
+ * The submit of a dialog's form: read() gives [body, null] or [null, problem]; send(body) is the
+ * request (its answer goes to done after the dialog closes). While it runs the submit button is
+ * disabled (and says busyText, when given); a failure stays in the dialog's error box. Cancel
+ * closes, and typing clears the error.
+ */
+export function dialogSubmit(dialog, { form, submit, cancel, errorBox, read, send, done, busyText }) {
+  cancel.addEventListener("click", () => dialog.close());
+  form.addEventListener("input", () => showMessage(errorBox, ""));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const [body, problem] = read();
+    if (!body) {
+      showMessage(errorBox, problem);
+      return;
+    }
+    const label = submit.textContent;
+    submit.disabled = true;
+    if (busyText) submit.textContent = busyText;
+    try {
+      const answer = await send(body);
+      dialog.close();
+      done(answer);
+    } catch (error) {
+      showMessage(errorBox, error.message);
+    } finally {
+      submit.disabled = false;
+      submit.textContent = label;
+    }
+  });
+}

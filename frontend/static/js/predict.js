@@ -1,6 +1,6 @@
 // The "Run a model…" dialog of a video row, and the job page's player and downloads.
 import { getJSON, postJSON } from "./api.js";
-import { byTestId, el, formatDuration, formatNumber, showMessage } from "./dom.js";
+import { byTestId, dialogSubmit, el, formatDuration, formatNumber, showMessage } from "./dom.js";
 
 /** Wires the <dialog>; returns open(video). onQueued(job) runs after the server accepts. */
 export function setupPredictDialog(dialog, projectId, onQueued) {
@@ -29,22 +29,14 @@ export function setupPredictDialog(dialog, projectId, onQueued) {
     return [body, null];
   }
 
-  byTestId("predict-cancel", dialog).addEventListener("click", () => dialog.close());
-  form.addEventListener("input", () => showMessage(errorBox, ""));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const [body, problem] = read();
-    if (!body) return showMessage(errorBox, problem);
-    submit.disabled = true;
-    try {
-      const job = await postJSON(`/api/videos/${video.id}/predict`, body);
-      dialog.close();
-      onQueued(job, video);
-    } catch (error) {
-      showMessage(errorBox, error.message);
-    } finally {
-      submit.disabled = false;
-    }
+  dialogSubmit(dialog, {
+    form,
+    submit,
+    cancel: byTestId("predict-cancel", dialog),
+    errorBox,
+    read,
+    send: (body) => postJSON(`/api/videos/${video.id}/predict`, body),
+    done: (job) => onQueued(job, video),
   });
 
   return async function open(target) {

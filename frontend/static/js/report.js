@@ -5,6 +5,7 @@ import { timelinePlayer } from "./curves.js";
 import { byTestId, el, progressBar, setProgress, showMessage } from "./dom.js";
 import { ACTIVE, errorSummary, jobCard, watchJob } from "./jobs-common.js";
 import { mappingCard } from "./mapping.js";
+import { renderWatchControl } from "./report-video.js";
 
 /**
  * Three decimals with a true minus sign ("n/a" for null), as in the downloadable report; a value
@@ -303,6 +304,8 @@ async function initPage(jobId) {
       status.hidden = true;
       downloads.replaceChildren(downloadLinks(jobId, report, exported));
       renderReport(host, report, { jobId, compare, labels });
+      const watch = byTestId("watch-box");
+      if (watch && !compare) renderWatchControl(watch, { projectId: Number(main.dataset.projectId), report, job });
     } catch (failure) {
       status.hidden = true;
       downloads.replaceChildren(el("p", { class: "muted small" }, "Nothing to download yet."));

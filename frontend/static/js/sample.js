@@ -1,6 +1,6 @@
 // The "sample frames" dialog: fps or every N-th frame, optional range and cap -> a queued job.
 import { postJSON } from "./api.js";
-import { byTestId, formatDuration, formatNumber, showMessage } from "./dom.js";
+import { byTestId, dialogSubmit, formatDuration, formatNumber, showMessage } from "./dom.js";
 
 /** Wires the <dialog>; returns open(video). onQueued(job, video) runs after the server accepts. */
 export function setupSampleDialog(dialog, onQueued) {
@@ -68,35 +68,21 @@ export function setupSampleDialog(dialog, onQueued) {
   }
 
   for (const radio of form.querySelectorAll('input[name="mode"]')) radio.addEventListener("change", syncMode);
-  form.addEventListener("input", () => {
-    updateEstimate();
-    showMessage(errorBox, "");
-  });
-  byTestId("sample-cancel", dialog).addEventListener("click", () => dialog.close());
+  form.addEventListener("input", updateEstimate);
   // Clicking the backdrop (outside the form) closes the dialog.
   dialog.addEventListener("click", (event) => {
     if (event.target === dialog) dialog.close();
   });
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const [body, problem] = read();
-    if (!body) {
-      showMessage(errorBox, problem);
-      return;
-    }
-    submit.disabled = true;
-    submit.textContent = "Queueing…";
-    try {
-      const job = await postJSON(`/api/videos/${video.id}/sample`, body);
-      dialog.close();
-      onQueued(job, video);
-    } catch (error) {
-      showMessage(errorBox, error.message);
-    } finally {
-      submit.disabled = false;
-      submit.textContent = "Start sampling";
-    }
+  dialogSubmit(dialog, {
+    form,
+    submit,
+    cancel: byTestId("sample-cancel", dialog),
+    errorBox,
+    read,
+    send: (body) => postJSON(`/api/videos/${video.id}/sample`, body),
+    done: (job) => onQueued(job, video),
+    busyText: "Queueing…",
   });
 
   return function open(target) {
