@@ -42,6 +42,10 @@ def bench_train(case: dict) -> dict:
     device, dtype = setup(case)
     torch.manual_seed(0)
     model = prepare(build_model("espnetv2", 3, scale=case["scale"]), device).train()
+    if case.get("dw32"):
+        from worker.ml.runtime import depthwise_in_float32
+
+        depthwise_in_float32(model)  # what fit does for bf16 on CPU
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     h, w = case["size"]
     x = torch.randn(BATCH, 3, h, w, device=device).contiguous(memory_format=torch.channels_last)
@@ -150,9 +154,10 @@ def cases(only: set[str], amps: list[str], quick: bool) -> list[dict]:
     for amp in amps:
         if "train" in only:
             for scale in (2.0, 1.0):
-                out.append(
-                    {"bench": "train", "scale": scale, "size": (360, 480), "amp": amp, "steps": 2}
-                )
+                train = {"bench": "train", "scale": scale, "size": (360, 480), "amp": amp}
+                out.append({**train, "steps": 2})
+                if amp == "bf16":  # bf16 with depthwise convolutions in float32 (fit's choice)
+                    out.append({**train, "steps": 2, "dw32": True})
         if "eval" in only:
             for size in ((360, 480), (512, 1024), (1080, 1920)):
                 frames = 2 if size[0] > 600 else 5
