@@ -95,11 +95,13 @@ def fine_tune(train, seed: int, iterations: int, tmp: str, epochs: float | None 
     return load_model(fitted.best_checkpoint or fitted.latest_checkpoint)
 
 
-def test_miou(model, meta, test) -> float:
-    """Mean IoU over the fixed test set."""
+def test_miou(model, meta, test, class_map=None) -> float:
+    """Mean IoU over the fixed test set (a base model read through its class map)."""
     from worker.ml.evaluate import evaluate
 
-    result = evaluate(model, test, 3, mean=meta.mean, std=meta.std, device="cpu")
+    result = evaluate(
+        model, test, 3, mean=meta.mean, std=meta.std, class_map=class_map, device="cpu"
+    )
     return float(result.metrics["mean_iou"])
 
 
@@ -140,6 +142,12 @@ def run(args) -> None:
     test, _ = _load("train", "trainannot", dusk[42:], args.scale)
     test += _load("val", "valannot", _glob("val", "0016E5")[::10], args.scale)[0]
     print(f"pool {len(pool)} frames, test {len(test)}, frame {pool[0].image.shape[:2]}", flush=True)
+    from worker.ml.checkpoints import load_model
+    from worker.ml.presets import PRESETS
+
+    base, base_meta = load_model(WEIGHTS, "espnetv2", classes=PRESETS["cityscapes20"])
+    base_miou = test_miou(base, base_meta, test, CITY_MAP)
+    print(f"base model (no fine-tune) mIoU {base_miou:.3f}", flush=True)
     strategies = args.strategies.split(",")
     curves: dict[tuple[str, int], list[tuple[int, float]]] = {}
     started = time.perf_counter()
