@@ -68,6 +68,14 @@ def propagate(self, job_id: int) -> str:
     return run_job(job_id, run_propagation, *_deps(self.app))
 
 
+@shared_task(name="segtune.suggest", bind=True)
+def suggest(self, job_id: int) -> str:
+    """Rank a project's unlabeled frames to label next."""
+    from worker.suggestions import run_suggestions
+
+    return run_job(job_id, run_suggestions, *_deps(self.app))
+
+
 @shared_task(name="segtune.predict", bind=True)
 def predict(self, job_id: int) -> str:
     """Segment a video: overlay MP4, class-area timeline and optional masks."""

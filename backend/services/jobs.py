@@ -25,7 +25,7 @@ TRAIN_QUEUE = "train"
 BROKER_DOWN = "The job queue (broker) was unreachable, so the job never started; retry it later."
 # Jobs that read or write a project's masks or class list: none starts while a class remap runs.
 WAIT_FOR_REMAP = frozenset(
-    {"train", "evaluate", "prelabel", "propagate", "import", "export", "remap"}
+    {"train", "evaluate", "prelabel", "propagate", "suggest", "import", "export", "remap"}
 )
 
 

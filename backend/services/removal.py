@@ -55,6 +55,7 @@ KIND_WORDS = {
     "evaluate": "evaluation",
     "prelabel": "pre-label",
     "propagate": "propagation",
+    "suggest": "suggestion",
     "register_model": "model check",
     "export_onnx": "ONNX export",
     "export": "dataset export",
@@ -134,7 +135,7 @@ def _uses_frames(job: Job, frames: list[Frame]) -> bool:
     params = job.params or {}
     if job.kind in REPORT_KINDS:  # fine-tunes and evaluations read the split frames
         return any(f.split for f in frames)
-    if job.kind in ("prelabel", "propagate"):
+    if job.kind in ("prelabel", "propagate", "suggest"):
         chosen = params.get("frame_ids")
         return chosen is None or bool(set(chosen) & {f.id for f in frames})
     if job.kind == superpixels.KIND:

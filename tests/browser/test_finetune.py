@@ -198,6 +198,9 @@ def test_launch_watch_and_report(page: Page, live_server, tmp_path: Path):
         href = downloads.get_by_test_id(testid).get_attribute("href")
         assert http.get(url + href, timeout=120).status_code == 200, href
     page.screenshot(path=str(SCREENSHOT_DIR / "segtune_report.png"), full_page=True)
+    # "Suggest frames to label next" with the fine-tuned model: every frame is labeled here.
+    page.get_by_test_id("suggest-start").click()
+    expect(page.get_by_test_id("suggest-error")).to_contain_text("No unlabeled frames")
 
 
 def test_cancel_running_job(page: Page, live_server, tmp_path: Path):

@@ -35,6 +35,9 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
     assignee: byTestId("filter-assignee", root),
     draft: byTestId("filter-draft", root),
   };
+  const sort = byTestId("frame-sort", root);
+  if (new URLSearchParams(location.search).get("sort") === "suggested") sort.value = "suggested";
+  let ranks = new Map();
   const review = createAssignments(root, projectId, { onAssigned: () => refresh() });
   const me = Number(document.getElementById("main").dataset.userId);
   const cards = new Map();
@@ -51,6 +54,13 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       refresh();
     });
   }
+  sort.addEventListener("change", () => {
+    const url = new URL(location.href);
+    if (sort.value) url.searchParams.set("sort", sort.value);
+    else url.searchParams.delete("sort");
+    history.replaceState(null, "", url);
+    refresh();
+  });
   reset.addEventListener("click", () =>
     setFilters({ split: "", label_status: "", video_id: "", assignee: "", draft: "" }),
   );
@@ -79,9 +89,11 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
         try {
           await review.ready;
           const all = await getJSON(`/api/projects/${projectId}/frames`);
-          const shown = filtered()
+          let shown = filtered()
             ? await getJSON(withQuery(`/api/projects/${projectId}/frames`, filterValues()))
             : all;
+          ranks = sort.value === "suggested" ? await suggestedRanks() : new Map();
+          if (ranks.size) shown = bySuggestion(shown);
           showMessage(errorBox, "");
           renderCounts(all);
           renderGrid(shown, all.length);
@@ -96,6 +108,18 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
     } finally {
       running = null;
     }
+  }
+
+  /** Frame id -> rank in the newest suggestion ranking (frames labeled since left out). */
+  async function suggestedRanks() {
+    const ranking = await getJSON(`/api/projects/${projectId}/suggestions`);
+    return new Map(ranking.frames.filter((f) => !f.stale).map((f) => [f.frame_id, f]));
+  }
+
+  /** Ranked frames first in rank order, then every other frame in grid order. */
+  function bySuggestion(frames) {
+    const ranked = frames.filter((f) => ranks.has(f.id)).sort((a, b) => ranks.get(a.id).rank - ranks.get(b.id).rank);
+    return [...ranked, ...frames.filter((f) => !ranks.has(f.id))];
   }
 
   function countChip(group, key, label, count, active, onClick, extra = null) {
@@ -186,6 +210,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
     const splitBadge = el("span", { class: "badge", testid: "frame-split" });
     const labelBadge = el("span", { class: "badge", testid: "frame-label" });
     const marks = review.marks(frame);
+    const suggested = el("span", { class: "badge suggested", testid: "frame-suggested", hidden: true });
     const time = el("span", { class: "frame-time", testid: "frame-time" });
     const sourceName_ = el("span", { class: "frame-source-name" });
     const sourceIndex = el("span", { class: "frame-source-index" });
@@ -220,7 +245,7 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
         maskImg,
         time,
       ),
-      el("div", { class: "frame-meta" }, marks.pick, splitBadge, labelBadge, marks.draft, marks.assignee),
+      el("div", { class: "frame-meta" }, marks.pick, splitBadge, labelBadge, suggested, marks.draft, marks.assignee),
       el("div", { class: "frame-foot" }, source, select, remove),
     );
     let current = frame;
@@ -255,6 +280,12 @@ export function createFrameGrid(root, projectId, { sourceName = () => "", onFram
       source.title = next.index === null ? name : `${name}, frame ${next.index}`;
       if (document.activeElement !== select) select.value = split;
       marks.update(next);
+      const rank = ranks.get(next.id);
+      suggested.hidden = !rank;
+      if (rank) {
+        suggested.textContent = `suggested #${rank.rank}`;
+        suggested.title = `Score ${rank.score.toFixed(3)} (uncertainty ${rank.uncertainty.toFixed(3)}, rare-class weight ${rank.rare_weight.toFixed(2)}): ${rank.reason}`;
+      }
       // The mask preview is cached per version: a new version is a new URL.
       maskImg.hidden = !next.mask_version;
       const maskSrc = `/api/frames/${next.id}/mask/thumbnail?v=${next.mask_version}`;

@@ -11,6 +11,7 @@ const retry = byTestId("job-retry");
 const actionError = byTestId("job-action-error");
 const trainBox = byTestId("train-live");
 const reportLink = byTestId("job-report-link");
+const suggestedLink = byTestId("job-suggested-link");
 const predictBox = byTestId("predict-output");
 let watcher = null;
 let chartsDrawn = null;
@@ -58,6 +59,7 @@ function render(job) {
     const comparable = job.kind === "train" || (job.params?.model_ids || []).length === 2;
     reportLink.hidden = !(job.status === "succeeded" && comparable);
   }
+  if (suggestedLink) suggestedLink.hidden = job.status !== "succeeded";
   if (trainBox) renderTraining(job);
   if (predictBox) renderPrediction(predictBox, job);
 }

@@ -13,6 +13,7 @@ const KIND_NAMES = {
   evaluate: "Evaluation",
   prelabel: "Pre-label",
   propagate: "Propagation",
+  suggest: "Suggestions",
   export_onnx: "ONNX export",
   register_model: "Model check",
   remap: "Class remap",

@@ -1,6 +1,7 @@
 // Launch page: base model, preset and hyperparameters, class map, data check, then queue the job.
 import { ApiError, getJSON, postJSON } from "./api.js";
 import { byTestId, el, showMessage } from "./dom.js";
+import { suggestPanel } from "./suggest.js";
 
 const main = document.getElementById("main");
 const projectId = Number(main.dataset.projectId);
@@ -30,6 +31,7 @@ let classMap = [];
 let check = null;
 let sending = false;
 let projectBaseId = null;
+byTestId("suggest-box").replaceChildren(suggestPanel(projectId));
 
 const colorOf = (c) => (Array.isArray(c.color) ? `rgb(${c.color.slice(0, 3).join(",")})` : c.color || "#888");
 const swatch = (c) => el("span", { class: "swatch", style: `background-color: ${colorOf(c)}`, "aria-hidden": "true" });

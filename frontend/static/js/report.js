@@ -6,6 +6,7 @@ import { byTestId, el, progressBar, setProgress, showMessage } from "./dom.js";
 import { ACTIVE, errorSummary, jobCard, watchJob } from "./jobs-common.js";
 import { mappingCard } from "./mapping.js";
 import { renderWatchControl } from "./report-video.js";
+import { suggestPanel } from "./suggest.js";
 
 /**
  * Three decimals with a true minus sign ("n/a" for null), as in the downloadable report; a value
@@ -303,6 +304,10 @@ async function initPage(jobId) {
       const labels = report.labels || { before: `model ${a}`, after: `model ${b}` };
       status.hidden = true;
       downloads.replaceChildren(downloadLinks(jobId, report, exported));
+      if (!compare && report.model_id && job?.project_id) {
+        byTestId("suggest-box").replaceChildren(suggestPanel(job.project_id, { modelId: report.model_id }));
+        byTestId("suggest-card").hidden = false;
+      }
       renderReport(host, report, { jobId, compare, labels });
       const watch = byTestId("watch-box");
       if (watch && !compare) renderWatchControl(watch, { projectId: Number(main.dataset.projectId), report, job });

@@ -46,6 +46,17 @@ export function bindNavigation({ frame, place, save, go, panel }) {
     await nextOf("open", "Frame done. Every frame of this project is done now.");
   });
   const nextUnlabeled = once(() => nextOf("unlabeled", "No other frame is unlabeled."));
+  // The ranking's next frame after this one (its first if this one is not in it), skipping
+  // frames labeled since the ranking was made.
+  const nextSuggested = once(async () => {
+    const ranking = await getJSON(`/api/projects/${frame.project_id}/suggestions`);
+    const frames = ranking.frames;
+    const here = frames.findIndex((f) => f.frame_id === frame.id);
+    const found = frames.slice(here + 1).find((f) => !f.stale);
+    if (found) await go(found.frame_id);
+    else if (!ranking.job_id) toast("No suggestions yet: run “Suggest frames to label next” after a fine-tune.");
+    else toast("No other suggested frame is left unlabeled.");
+  });
   const nextDraft = once(() => nextOf("draft", "No other frame holds a model draft to check."));
 
   const input = byId("jump-input");
@@ -63,6 +74,7 @@ export function bindNavigation({ frame, place, save, go, panel }) {
   byId("done-next").addEventListener("click", doneAndNext);
   byId("next-unlabeled").addEventListener("click", nextUnlabeled);
   byId("next-draft").addEventListener("click", nextDraft);
+  byId("next-suggested").addEventListener("click", nextSuggested);
   byId("jump-form").addEventListener("submit", (e) => {
     e.preventDefault();
     jump();
@@ -85,5 +97,5 @@ export function bindNavigation({ frame, place, save, go, panel }) {
     } else return;
     e.preventDefault();
   });
-  return { doneAndNext, nextUnlabeled, nextDraft };
+  return { doneAndNext, nextUnlabeled, nextDraft, nextSuggested };
 }
