@@ -81,6 +81,8 @@ def settings(request, tmp_path: Path) -> Settings:
         database_url=db_url,
         broker_url=broker,
         heartbeat_s=0.5,
+        # Jobs start within 0.1 s on the filesystem broker too (its default polls each second).
+        broker_poll_s=0.1,
         worker_lost_after_s=4.0,
         # One web process keeps live-server tests light on two cores; the two-process default
         # has its own test (tests/integration/test_web_processes.py).
