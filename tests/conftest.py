@@ -61,10 +61,13 @@ def redis_broker():
     return REDIS_URL
 
 
-def _truncate(url: str) -> None:
+def _empty(url: str) -> None:
+    """Delete every row, children first. (TRUNCATE swaps each table's files and took about
+    0.3 s a test; DELETE of the few rows a test leaves takes milliseconds.)"""
     engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+    tables = reversed(Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(Base.metadata.tables)} CASCADE"))
+        conn.exec_driver_sql("; ".join(f"DELETE FROM {table.name}" for table in tables))
     engine.dispose()
 
 
@@ -90,7 +93,7 @@ def settings(request, tmp_path: Path) -> Settings:
     )
     upgrade_database(result)
     if request.param == "postgres":
-        _truncate(db_url)
+        _empty(db_url)
     return result
 
 
