@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str = ""
     broker_url: str = ""
+    # How often a worker on the filesystem broker looks for new jobs (Redis pushes them).
+    broker_poll_s: float = Field(1.0, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
     web_workers: int = Field(2, ge=1)

@@ -75,26 +75,36 @@ class LiveServer:
             start_new_session=True,
         )
 
-    def start_worker(self, queues: str = "cpu,gpu,train") -> subprocess.Popen:
-        """Start one more worker process and wait until it is ready."""
+    def _spawn_worker(self, queues: str) -> subprocess.Popen:
         proc = self._spawn(f"worker{len(self.workers)}", "worker", "--queues", queues)
         self.workers.append(proc)
-        log = self.log_dir / f"worker{len(self.workers) - 1}.log"
+        return proc
+
+    def _wait_worker_ready(self, proc: subprocess.Popen) -> None:
+        log = self.log_dir / f"worker{self.workers.index(proc)}.log"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{log.read_text()}")
             if log.exists() and " ready." in log.read_text():
-                return proc
-            time.sleep(0.2)
+                return
+            time.sleep(0.1)
         raise RuntimeError(f"worker did not start:\n{log.read_text()}")
+
+    def start_worker(self, queues: str = "cpu,gpu,train") -> subprocess.Popen:
+        """Start one more worker process and wait until it is ready."""
+        proc = self._spawn_worker(queues)
+        self._wait_worker_ready(proc)
+        return proc
 
     def start(self, worker_queues: tuple[str, ...] = ("cpu,gpu,train",)) -> None:
         """Start web and one worker per entry of worker_queues."""
+        # All at once: each process spends seconds importing, and two cores can overlap that.
         self.web = self._spawn("web", "web")
+        started = [self._spawn_worker(queues) for queues in worker_queues]
         wait_until_healthy(self.url, self.web, self.log_dir / "web.log")
-        for queues in worker_queues:
-            self.start_worker(queues)
+        for proc in started:
+            self._wait_worker_ready(proc)
 
     def kill_worker(self, proc: subprocess.Popen) -> None:
         """kill -9 a worker and all its pool children."""
@@ -142,9 +152,13 @@ class LiveServer:
     def stop(self) -> None:
         """Stop every process started."""
         http.TOKENS.pop(self.url, None)
-        for proc in [*self.workers, self.web]:
-            if proc is not None and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+        # The test is over: a worker's warm shutdown (seconds of polling loops winding down)
+        # would check nothing, so workers are killed outright; the web server stops gracefully.
+        for proc in self.workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        if self.web is not None and self.web.poll() is None:
+            os.killpg(self.web.pid, signal.SIGTERM)
         for proc in [*self.workers, self.web]:
             if proc is None:
                 continue

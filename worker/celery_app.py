@@ -35,6 +35,7 @@ def create_celery(settings: Settings) -> Celery:
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
+            "polling_interval": settings.broker_poll_s,
             "control_folder": str(folder / "control"),
         }
     app.conf.segtune_settings = settings

@@ -46,10 +46,10 @@ def _setup(server, tmp_path: Path) -> dict:
         data={"project_id": str(pid), "name": "fine-tune of job 5"},
     ).json()
     assert server.wait_job(job["id"])["status"] == "succeeded"
-    for _ in range(120):
+    for _ in range(600):
         if http.get(f"{url}/api/models/{model['id']}").json()["status"] != "pending":
             break
-        time.sleep(0.5)
+        time.sleep(0.1)
     return {"pid": pid, "video": video["id"], "model": model["id"]}
 
 

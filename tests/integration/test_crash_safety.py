@@ -9,12 +9,11 @@ removes, after which fsck finds nothing.
 
 import io
 import itertools
-import subprocess
-import sys
 import threading
 import time
 import uuid
 import zipfile
+from unittest import mock
 
 import httpx
 import numpy as np
@@ -22,7 +21,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from backend.cli import app as cli_app
+from backend.cli_jobs import console
 from backend.db import make_engine
 from backend.models import Frame, Mask, Video
 from backend.services.mask_codec import check_mask
@@ -31,7 +33,8 @@ from tests.live import LiveServer
 from tests.videos import make_video
 
 pytestmark = pytest.mark.integration
-W, H = 1280, 720
+# Big enough for a mask PNG to be a real multi-row image; every cost of the test scales with it.
+W, H = 640, 360
 
 
 def _png(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -81,22 +84,27 @@ def assert_consistent(settings) -> None:
     assert {f.id: f.mask_version for f in frames.values()} == {f: newest.get(f, 0) for f in frames}
 
 
-def _fsck(server: LiveServer, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "backend.cli", "fsck", "--min-age", "0", *args]
-    env = {**server.env(), "COLUMNS": "200"}
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+def _fsck(server: LiveServer, *args: str):
+    """`segtune fsck` with the server's settings, run in this process: a fresh interpreter
+    per call spent seconds importing, 24 calls a backend."""
+    # Wide enough that no table cell or summary wraps (a subprocess got COLUMNS=200).
+    with mock.patch.object(console, "_width", 200):
+        result = CliRunner().invoke(cli_app, ["fsck", "--min-age", "0", *args], env=server.env())
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a crash, not fsck's "problems found" exit status
+    return result
 
 
 def assert_fsck_repairs(server: LiveServer, left_something: bool = False) -> str:
     """fsck exits 1 exactly when it lists problems; --delete fixes them; then fsck finds none."""
     found = _fsck(server)
     clean = ", 0 problems" in found.stdout
-    assert found.returncode == (0 if clean else 1), found.stdout + found.stderr
+    assert found.exit_code == (0 if clean else 1), found.output
     assert not (left_something and clean), found.stdout
     fixed = _fsck(server, "--delete")
-    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert fixed.exit_code == 0, fixed.output
     again = _fsck(server)
-    assert again.returncode == 0 and ", 0 problems" in again.stdout, again.stdout + again.stderr
+    assert again.exit_code == 0 and ", 0 problems" in again.stdout, again.output
     return found.stdout
 
 
@@ -250,13 +258,13 @@ def test_kill_web_during_video_uploads(server, settings, tmp_path):
 
 
 def _dataset_zip(n: int) -> bytes:
-    """A plain-layout zip of n noisy 640x480 images with masks (a few seconds to import)."""
+    """A plain-layout zip of n noisy 320x240 images with masks (seconds to import)."""
     rng = np.random.default_rng(0)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for i in range(n):
-            zf.writestr(f"images/{i}.png", _png(rng.integers(0, 256, (480, 640, 3), np.uint8)))
-            zf.writestr(f"masks/{i}.png", _mask(i, 640, 480))
+            zf.writestr(f"images/{i}.png", _png(rng.integers(0, 256, (240, 320, 3), np.uint8)))
+            zf.writestr(f"masks/{i}.png", _mask(i, 320, 240))
     return buf.getvalue()
 
 
@@ -306,7 +314,7 @@ def test_kill_worker_during_sampling(settings, tmp_path):
     server.start()
     try:
         project_id, _ = _project_with_frames(server, 0)
-        clip = make_video(tmp_path / "long.mp4", codec="mpeg4", width=960, height=540, seconds=20)
+        clip = make_video(tmp_path / "long.mp4", codec="mpeg4", width=480, height=270, seconds=20)
         with server.client(timeout=120) as http:
             with open(clip, "rb") as fh:
                 res = http.post(f"/api/projects/{project_id}/videos", files={"file": ("l.mp4", fh)})
