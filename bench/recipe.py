@@ -153,15 +153,31 @@ def choose_tta(model, meta, val) -> tuple[str, dict]:
     return max(val_miou, key=val_miou.get), val_miou
 
 
+def espnet_config(output_dir: str, **fields):
+    """A TrainConfig from the ESPNetv2 Cityscapes base onto the 3 project classes, plus fields."""
+    from worker.ml.classmap import DEFAULT_PROJECT_CLASSES
+    from worker.ml.presets import PRESETS
+    from worker.ml.train import TrainConfig
+
+    return TrainConfig(
+        output_dir=output_dir,
+        classes=[dict(c) for c in DEFAULT_PROJECT_CLASSES],
+        architecture="espnetv2",
+        base_checkpoint=str(WEIGHTS),
+        base_classes=PRESETS["cityscapes20"],
+        class_map=CITY_MAP,
+        **fields,
+    )
+
+
 def run(args) -> None:
     """Fit each variant and seed; score base and fine-tune on held-out dusk and daylight."""
     import torch
 
     from worker.ml.checkpoints import load_model
-    from worker.ml.classmap import DEFAULT_PROJECT_CLASSES
     from worker.ml.data import TrainData
     from worker.ml.presets import PRESETS
-    from worker.ml.train import TrainConfig, fit
+    from worker.ml.train import fit
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     dusk = load(_frames("train", "0001TP"), "trainannot")
@@ -183,13 +199,8 @@ def run(args) -> None:
     for variant in args.variants.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             with tempfile.TemporaryDirectory() as tmp:
-                config = TrainConfig(
-                    output_dir=tmp,
-                    classes=[dict(c) for c in DEFAULT_PROJECT_CLASSES],
-                    architecture="espnetv2",
-                    base_checkpoint=str(WEIGHTS),
-                    base_classes=PRESETS["cityscapes20"],
-                    class_map=CITY_MAP,
+                config = espnet_config(
+                    tmp,
                     iterations=args.iterations,
                     seed=seed,
                     overlay_max_side=0,

@@ -23,7 +23,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.recipe import CAMVID, CAMVID_MAP, CITY_MAP, VIDEO_FPS, WEIGHTS  # noqa: E402
+from bench.recipe import (  # noqa: E402
+    CAMVID,
+    CAMVID_MAP,
+    CITY_MAP,
+    VIDEO_FPS,
+    WEIGHTS,
+    espnet_config,
+)
 
 NAMES = ["background", "car", "traffic sign"]
 # One thread: on this shared 2-core machine two threads ran 15x slower than one.
@@ -66,18 +73,11 @@ def fine_tune(train, seed: int, iterations: int, tmp: str, epochs: float | None 
     With epochs, the iterations grow with the labeled frames (epochs x frames / batch).
     """
     from worker.ml.checkpoints import load_model
-    from worker.ml.classmap import DEFAULT_PROJECT_CLASSES
     from worker.ml.data import TrainData
-    from worker.ml.presets import PRESETS
-    from worker.ml.train import TrainConfig, fit
+    from worker.ml.train import fit
 
-    config = TrainConfig(
-        output_dir=tmp,
-        classes=[dict(c) for c in DEFAULT_PROJECT_CLASSES],
-        architecture="espnetv2",
-        base_checkpoint=str(WEIGHTS),
-        base_classes=PRESETS["cityscapes20"],
-        class_map=CITY_MAP,
+    config = espnet_config(
+        tmp,
         batch_size=2,
         iterations=iterations,
         epochs=epochs,
