@@ -30,6 +30,8 @@ def create_celery(settings: Settings) -> Celery:
         folder = settings.data_path / "broker"
         for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
+        # kombu's own filesystem transport loses messages read while being written.
+        app.conf.broker_transport = "worker.broker_fs:Transport"
         app.conf.broker_transport_options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),

@@ -46,7 +46,7 @@ def test_suggest_then_sort_the_grid_and_walk_the_ranking(
             )
     finally:
         engine.dispose()
-    page.get_by_test_id("suggest-count").fill("3")
+    page.get_by_label("How many frames").fill("3")  # the label names its field
     page.get_by_test_id("suggest-start").click()
     link = page.get_by_test_id("suggest-link")
     expect(link).to_have_text("Open the grid sorted by suggested (3 frames)", timeout=60_000)

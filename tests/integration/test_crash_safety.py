@@ -273,7 +273,7 @@ def test_kill_worker_during_import(settings, tmp_path):
     server.start()
     try:
         project_id, _ = _project_with_frames(server, 1, 64, 48)
-        n = 160
+        n = 480  # several seconds of import, so the kill lands midway on an idle machine too
         with server.client(timeout=120) as http:
             res = http.post(
                 f"/api/projects/{project_id}/imports",

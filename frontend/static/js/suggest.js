@@ -8,7 +8,7 @@ import { jobCard, watchJob } from "./jobs-common.js";
 export function suggestPanel(projectId, { modelId = null } = {}) {
   const button = el("button", { type: "button", class: "btn", testid: "suggest-start" }, "Suggest frames to label next");
   const count = el("input", {
-    type: "number", min: 1, max: 200, value: 8, testid: "suggest-count", "aria-label": "How many frames",
+    type: "number", min: 1, max: 200, value: 8, testid: "suggest-count", id: `suggest-count-${projectId}`,
     class: "suggest-count",
   });
   const error = el("p", { class: "form-error small", testid: "suggest-error", role: "alert", hidden: true });
@@ -45,7 +45,8 @@ export function suggestPanel(projectId, { modelId = null } = {}) {
     { class: "suggest-panel", testid: "suggest-panel" },
     el("p", { class: "muted small" },
       "Scores the unlabeled frames with the fine-tuned model (uncertain pixels, rare classes count more) and ranks the ones worth labeling next, spread out in time."),
-    el("div", { class: "suggest-row" }, el("label", { class: "small" }, "Frames ", count), button),
+    // The label is small text; the field beside it keeps every page's one field size.
+    el("div", { class: "suggest-row" }, el("label", { class: "small", for: count.id }, "How many frames"), count, button),
     error,
     jobs,
     link,
