@@ -1,14 +1,17 @@
 """Simulated labeling rounds: frames chosen by suggestion vs uniform-in-time vs random.
 
 Real CamVid frames from ../shared (never committed), at reduced size. Pool: the dusk drive
-0001TP frames 1-42 and the daylight drive 0006R0 (a mixed pool, 1 s apart). Fixed test set:
-0001TP 43-62 plus every 10th 0016E5 val frame. Every strategy starts from the same 8 frames
-(uniform in time), adds 8 a round and fine-tunes the ESPNetv2 s=2.0 Cityscapes base with the
-quick preset (iterations raised, see --iterations) from the base each round; the test mIoU of
-each round is printed per strategy and seed, then the labeled frames each strategy needs to
-reach uniform sampling's final mIoU. Prints figures; asserts nothing.
+0001TP frames 1-37 and the daylight drive 0006R0 (a mixed pool, 1 s apart). Fixed test sets,
+held out in time: dusk 0001TP 43-62 (5 s after the pool), daylight every 10th 0016E5 val
+frame (another drive), and both together (mixed). Every strategy starts from the same 8 frames
+(uniform in time), adds 8 a round and fine-tunes the ESPNetv2 s=2.0 Cityscapes base from the
+base each round (--recipe quick: the quick preset with more iterations; generalise: plus the
+default preset's L2-SP); the test mIoU of each round is printed per test set, strategy and
+seed, then the labeled frames each strategy needs to reach uniform sampling's final mIoU.
+Prints figures; asserts nothing.
 
-    nice -n 10 .venv/bin/python -m bench.suggestions --seeds 0,1 --rounds 3
+    nice -n 10 .venv/bin/python -m bench.suggestions --seeds 0,1,2 --rounds 3 \
+        --recipe generalise --epochs 6 --strategies suggest-time,uniform,random
 """
 
 import argparse
@@ -33,6 +36,7 @@ from bench.recipe import (  # noqa: E402
 )
 
 NAMES = ["background", "car", "traffic sign"]
+DUSK_POOL, HELD_DUSK = 37, 42  # 0001TP frames 1-37 in the pool, 43-62 held out
 # One thread: on this shared 2-core machine two threads ran 15x slower than one.
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 
@@ -67,20 +71,23 @@ def uniform(n: int, size: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, size - 1, n)})
 
 
-def fine_tune(train, seed: int, iterations: int, tmp: str, epochs: float | None = None):
-    """The quick preset from the base model on the labeled frames; the last iteration kept.
+def fine_tune(train, seed: int, args, tmp: str):
+    """A fine-tune from the base model on the labeled frames; the last iteration kept.
 
-    With epochs, the iterations grow with the labeled frames (epochs x frames / batch).
+    --recipe quick: the quick preset (batch 2, crop 256, lr 0.01) with --iterations, or with
+    --epochs iterations = epochs x frames / batch. --recipe generalise: the default preset's
+    loss (L2-SP 0.01 toward the base) at the same batch, crop and epochs.
     """
     from worker.ml.checkpoints import load_model
     from worker.ml.data import TrainData
     from worker.ml.train import fit
 
+    extra = {"l2sp_weight": 0.01} if args.recipe == "generalise" else {}
     config = espnet_config(
         tmp,
         batch_size=2,
-        iterations=iterations,
-        epochs=epochs,
+        iterations=args.iterations,
+        epochs=args.epochs,
         crop_size=256,
         lr=0.01,
         seed=seed,
@@ -90,6 +97,7 @@ def fine_tune(train, seed: int, iterations: int, tmp: str, epochs: float | None 
         overlay_max_side=0,
         num_threads=THREADS,
         amp="off",
+        **extra,
     )
     fitted = fit(config, TrainData(train=list(train), val=[]), lambda _p: None)
     return load_model(fitted.best_checkpoint or fitted.latest_checkpoint)
@@ -129,35 +137,44 @@ def suggest(model, meta, pool, places, labeled: list[int], rule: str, gap_s: flo
     return [free[i] for i, _ in picks]
 
 
+def scores(model, meta, tests, class_map=None) -> dict[str, float]:
+    """Test mIoU on each fixed test set."""
+    return {name: test_miou(model, meta, frames, class_map) for name, frames in tests.items()}
+
+
 def run(args) -> None:
     """Every strategy and seed, round by round; then the curves and the frames-needed ratios."""
     import torch
 
     torch.set_num_threads(THREADS)
     dusk = _glob("train", "0001TP")
-    pool, places = _load("train", "trainannot", dusk[:42], args.scale)
+    # The dusk pool ends 5 s before the held-out dusk frames (as in bench/recipe.py): frames
+    # of one drive a second apart are nearly the same picture.
+    pool, places = _load("train", "trainannot", dusk[:DUSK_POOL], args.scale)
     daylight = _glob("train", "0006R0")[:: args.day_step]
     day, day_places = _load("train", "trainannot", daylight, args.scale)
     pool, places = pool + day, places + day_places
-    test, _ = _load("train", "trainannot", dusk[42:], args.scale)
-    test += _load("val", "valannot", _glob("val", "0016E5")[::10], args.scale)[0]
-    print(f"pool {len(pool)} frames, test {len(test)}, frame {pool[0].image.shape[:2]}", flush=True)
+    # Held out in time from every pool frame: dusk frames after the pool's, another daylight drive.
+    held_dusk, _ = _load("train", "trainannot", dusk[HELD_DUSK:], args.scale)
+    held_day, _ = _load("val", "valannot", _glob("val", "0016E5")[::10], args.scale)
+    tests = {"mixed": held_dusk + held_day, "dusk": held_dusk, "daylight": held_day}
+    sizes = ", ".join(f"{k} {len(v)}" for k, v in tests.items())
+    print(f"pool {len(pool)} frames, test {sizes}, frame {pool[0].image.shape[:2]}", flush=True)
     from worker.ml.checkpoints import load_model
     from worker.ml.presets import PRESETS
 
     base, base_meta = load_model(WEIGHTS, "espnetv2", classes=PRESETS["cityscapes20"])
-    base_miou = test_miou(base, base_meta, test, CITY_MAP)
-    print(f"base model (no fine-tune) mIoU {base_miou:.3f}", flush=True)
+    base_scores = scores(base, base_meta, tests, CITY_MAP)
+    print("base model (no fine-tune) mIoU " + _fmt(base_scores), flush=True)
     strategies = args.strategies.split(",")
-    curves: dict[tuple[str, int], list[tuple[int, float]]] = {}
+    curves: dict[tuple[str, int], list[tuple[int, dict[str, float]]]] = {}
     started = time.perf_counter()
     for seed in (int(s) for s in args.seeds.split(",")):
         start = uniform(args.start, len(pool))
         with tempfile.TemporaryDirectory() as tmp:
-            first_set = [pool[i] for i in start]
-            model0, meta0 = fine_tune(first_set, seed, args.iterations, tmp, args.epochs)
-        first = test_miou(model0, meta0, test)
-        print(f"seed {seed}: {len(start)} frames mIoU {first:.3f}", flush=True)
+            model0, meta0 = fine_tune([pool[i] for i in start], seed, args, tmp)
+        first = scores(model0, meta0, tests)
+        print(f"seed {seed}: {len(start)} frames mIoU {_fmt(first)}", flush=True)
         rng = np.random.default_rng(seed)
         for strategy in strategies:
             labeled, model, meta = list(start), model0, meta0
@@ -174,18 +191,23 @@ def run(args) -> None:
                     picks = suggest(model, meta, pool, places, labeled, rule, args.gap, args.step)
                     labeled += picks
                 with tempfile.TemporaryDirectory() as tmp:
-                    chosen = [pool[i] for i in labeled]
-                    model, meta = fine_tune(chosen, seed, args.iterations, tmp, args.epochs)
-                curve.append((len(labeled), test_miou(model, meta, test)))
-                dusk_share = sum(i < 42 for i in labeled) / len(labeled)
+                    model, meta = fine_tune([pool[i] for i in labeled], seed, args, tmp)
+                curve.append((len(labeled), scores(model, meta, tests)))
+                dusk_share = sum(i < DUSK_POOL for i in labeled) / len(labeled)
                 print(
                     f"seed {seed} {strategy:>16}: {curve[-1][0]:3d} frames mIoU "
-                    f"{curve[-1][1]:.3f} (dusk share {dusk_share:.2f}) "
+                    f"{_fmt(curve[-1][1])} (dusk share {dusk_share:.2f}) "
                     f"[{time.perf_counter() - started:.0f}s]",
                     flush=True,
                 )
             curves[(strategy, seed)] = curve
-    _report(curves, strategies)
+    for name in tests:
+        print(f"\n=== test set: {name} (base model alone {base_scores[name]:.3f}) ===")
+        _report({k: [(n, m[name]) for n, m in c] for k, c in curves.items()}, strategies)
+
+
+def _fmt(values: dict[str, float]) -> str:
+    return " ".join(f"{k} {v:.3f}" for k, v in values.items())
 
 
 def _needed(curve: list[tuple[int, float]], target: float) -> int | None:
@@ -237,6 +259,7 @@ def main() -> None:
     parser.add_argument("--day-step", type=int, default=1, help="every n-th 0006R0 frame")
     parser.add_argument("--gap", type=float, default=2.0, help="time rule's gap, seconds")
     parser.add_argument("--strategies", default="suggest-time,suggest-kcenter,uniform,random")
+    parser.add_argument("--recipe", choices=["quick", "generalise"], default="quick")
     run(parser.parse_args())
 
 

@@ -1,5 +1,5 @@
-"""Suggestions in the browser: the launch page's button, the grid sorted by suggested, and the
-painter's "Next suggested"."""
+"""Suggestions in the browser: the launch and report pages' buttons, the grid sorted by
+suggested, and the painter's "Next suggested"."""
 
 import os
 from pathlib import Path
@@ -9,8 +9,10 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from backend.db import make_engine, make_sessionmaker, session_scope
-from backend.models import SegModel
+from backend.models import Job, SegModel
 from tests import http
+from tests.api.test_reports import make_job
+from tests.browser.test_model_start import _state
 from tests.browser.test_painter import open_painter
 from tests.integration.test_suggestions_worker import tiny_model
 from tests.labeled import label_frames, png
@@ -72,10 +74,49 @@ def test_suggest_then_sort_the_grid_and_walk_the_ranking(
 
     open_painter(page, ranked[0])
     page.screenshot(path=str(SHOTS / "painter.png"))
-    page.get_by_test_id("next-suggested").click()
+    page.keyboard.press("m")  # the button's shortcut
     page.wait_for_url(f"**/frames/{ranked[1]}")
     # Labeled since the ranking: skipped.
     label_frames(url, [{"id": ranked[2]}], [np.zeros((64, 80), np.uint8)])
     page.evaluate("() => segtunePainter.ready.then(() => true)")
     page.get_by_test_id("next-suggested").click()
     expect(page.locator(".toast")).to_contain_text("No other suggested frame is left unlabeled")
+
+
+def test_a_reports_button_ranks_with_the_reports_own_fine_tune(
+    page: Page, live_server, settings, tmp_path
+):
+    url = live_server.url
+    project = http.post(f"{url}/api/projects", json={"name": "report suggest"}).json()
+    pid = project["id"]
+    rng = np.random.default_rng(1)
+    files = [
+        ("files", (f"u{30 * i:05d}.png", png(rng.integers(0, 255, (64, 80, 3), np.uint8))))
+        for i in range(4)
+    ]
+    http.post(f"{url}/api/projects/{pid}/images", files=files).raise_for_status()
+    reported = tiny_model(live_server, tmp_path, pid)
+    newer = tiny_model(live_server, tmp_path, pid)  # the project's newest: not the report's
+    fake = _state(settings)
+    job = make_job(fake, project)
+    with session_scope(fake.app.state.sessions) as session:
+        session.execute(
+            update(SegModel)
+            .where(SegModel.id.in_([reported["id"], newer["id"]]))
+            .values(kind="finetuned")
+        )
+        row = session.get(Job, job["id"])
+        row.result = {**row.result, "model_id": reported["id"]}
+
+    page.goto(f"/jobs/{job['id']}/report")
+    card = page.get_by_test_id("suggest-card")
+    expect(card).to_be_visible(timeout=30_000)
+    card.get_by_label("How many frames").fill("2")
+    card.get_by_test_id("suggest-start").click()
+    expect(card.get_by_test_id("suggest-link")).to_have_text(
+        "Open the grid sorted by suggested (2 frames)", timeout=60_000
+    )
+    ranking = http.get(f"{url}/api/projects/{pid}/suggestions").json()
+    suggest_job = http.get(f"{url}/api/jobs/{ranking['job_id']}").json()
+    assert suggest_job["params"]["model_id"] == reported["id"], suggest_job["params"]
+    assert len(ranking["frames"]) == 2

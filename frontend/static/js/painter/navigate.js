@@ -91,6 +91,7 @@ export function bindNavigation({ frame, place, save, go, panel }) {
     if (mod && key === "enter") doneAndNext();
     else if (mod) return;
     else if (key === "n") (e.shiftKey ? nextDraft : nextUnlabeled)();
+    else if (key === "m" && !e.shiftKey) nextSuggested();
     else if (key === "j") {
       input.focus();
       input.select();
