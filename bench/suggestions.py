@@ -15,6 +15,7 @@ Prints figures; asserts nothing.
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -201,9 +202,30 @@ def run(args) -> None:
                     flush=True,
                 )
             curves[(strategy, seed)] = curve
-    for name in tests:
+    if args.json:
+        rows = {f"{k}|{s}": c for (k, s), c in curves.items()}
+        Path(args.json).write_text(json.dumps({"base": base_scores, "curves": rows}))
+    report(base_scores, curves, strategies)
+
+
+def report(base_scores: dict[str, float], curves, strategies: list[str]) -> None:
+    """The curves and frames-needed ratios on each test set."""
+    for name in base_scores:
         print(f"\n=== test set: {name} (base model alone {base_scores[name]:.3f}) ===")
         _report({k: [(n, m[name]) for n, m in c] for k, c in curves.items()}, strategies)
+
+
+def combine(paths: list[str]) -> None:
+    """One report over the runs saved with --json (seeds run in parallel processes)."""
+    curves, strategies, base = {}, [], {}
+    for path in paths:
+        saved = json.loads(Path(path).read_text())
+        base = saved["base"]
+        for key, curve in saved["curves"].items():
+            strategy, seed = key.rsplit("|", 1)
+            curves[(strategy, int(seed))] = [(n, m) for n, m in curve]
+            strategies += [strategy] if strategy not in strategies else []
+    report(base, curves, strategies)
 
 
 def _fmt(values: dict[str, float]) -> str:
@@ -260,7 +282,13 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=2.0, help="time rule's gap, seconds")
     parser.add_argument("--strategies", default="suggest-time,suggest-kcenter,uniform,random")
     parser.add_argument("--recipe", choices=["quick", "generalise"], default="quick")
-    run(parser.parse_args())
+    parser.add_argument("--json", help="also save the curves here")
+    parser.add_argument("--combine", nargs="+", help="only report over runs saved with --json")
+    args = parser.parse_args()
+    if args.combine:
+        combine(args.combine)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":
