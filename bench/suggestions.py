@@ -236,6 +236,18 @@ def _needed(curve: list[tuple[int, float]], target: float) -> int | None:
     return next((n for n, m in curve if m >= target - 1e-9), None)
 
 
+def _paired(curves, strategies, seeds) -> None:
+    """Each strategy minus uniform at the same labeled count, seed by seed (paired)."""
+    print("\nminus uniform at the same frames: mean over seeds, seeds ahead / seeds")
+    for strategy in (k for k in strategies if k != "uniform"):
+        cells = []
+        for r, (n, _) in enumerate(curves[(strategy, seeds[0])][1:], start=1):
+            gaps = [curves[(strategy, s)][r][1] - curves[("uniform", s)][r][1] for s in seeds]
+            ahead = sum(g > 0 for g in gaps)
+            cells.append(f"{n}:{np.mean(gaps):+.3f} ({ahead}/{len(gaps)})")
+        print(f"{strategy:>16}  " + " ".join(cells))
+
+
 def _report(curves, strategies) -> None:
     seeds = sorted({s for _, s in curves})
     print("\nlabeled frames -> test mIoU")
@@ -249,6 +261,7 @@ def _report(curves, strategies) -> None:
         print(f"{strategy:>16} mean {cells}")
     if "uniform" not in strategies:
         return
+    _paired(curves, strategies, seeds)
     print("\nframes needed to reach uniform's final mIoU (ratio to uniform's final count)")
     for strategy in strategies:
         cells = []
