@@ -223,6 +223,8 @@ def combine(paths: list[str]) -> None:
         base = saved["base"]
         for key, curve in saved["curves"].items():
             strategy, seed = key.rsplit("|", 1)
+            if (strategy, int(seed)) in curves:
+                raise SystemExit(f"{path}: {strategy} seed {seed} is in an earlier file too")
             curves[(strategy, int(seed))] = [(n, m) for n, m in curve]
             strategies += [strategy] if strategy not in strategies else []
     report(base, curves, strategies)
