@@ -77,13 +77,16 @@ def fine_tune(train, seed: int, args, tmp: str):
 
     --recipe quick: the quick preset (batch 2, crop 256, lr 0.01) with --iterations, or with
     --epochs iterations = epochs x frames / batch. --recipe generalise: the default preset's
-    loss (L2-SP 0.01 toward the base) at the same batch, crop and epochs.
+    loss (its L2-SP weight toward the base) at the same batch, crop and epochs.
     """
+    from backend.services.training import PRESETS as TRAIN_PRESETS
     from worker.ml.checkpoints import load_model
     from worker.ml.data import TrainData
     from worker.ml.train import fit
 
-    extra = {"l2sp_weight": 0.01} if args.recipe == "generalise" else {}
+    # The default preset's own L2-SP weight, not a copy of it.
+    generalise = TRAIN_PRESETS["generalise"]["l2sp_weight"]
+    extra = {"l2sp_weight": generalise} if args.recipe == "generalise" else {}
     config = espnet_config(
         tmp,
         batch_size=2,

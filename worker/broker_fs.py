@@ -8,6 +8,7 @@ Here a message is written under a name no consumer matches and renamed into plac
 consumer takes it by an atomic rename into the processed folder beside the queue.
 """
 
+import contextlib
 import os
 import time
 import uuid
@@ -47,10 +48,8 @@ class Channel(filesystem.Channel):
                 os.fsync(fh.fileno())  # the bytes reach the disk before the name does
             os.replace(final + PARTIAL, final)
         except OSError as exc:
-            try:
+            with contextlib.suppress(OSError):
                 os.remove(final + PARTIAL)
-            except OSError:
-                pass
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
     def _get(self, queue):

@@ -21,18 +21,25 @@ SHOTS = Path(os.environ.get("SEGTUNE_SCREENSHOT_DIR", "/tmp/shots/suggest"))
 SHOTS.mkdir(parents=True, exist_ok=True)
 
 
+def _project_with_images(url: str, name: str, n: int, seed: int) -> tuple[dict, list[dict]]:
+    """A new project with n unlabeled 80x64 noise images named 30 frames apart, and its frames."""
+    project = http.post(f"{url}/api/projects", json={"name": name}).json()
+    rng = np.random.default_rng(seed)
+    files = [
+        ("files", (f"f{30 * i:05d}.png", png(rng.integers(0, 255, (64, 80, 3), np.uint8))))
+        for i in range(n)
+    ]
+    res = http.post(f"{url}/api/projects/{project['id']}/images", files=files)
+    res.raise_for_status()
+    return project, res.json()
+
+
 def test_suggest_then_sort_the_grid_and_walk_the_ranking(
     page: Page, live_server, settings, tmp_path
 ):
     url = live_server.url
-    project = http.post(f"{url}/api/projects", json={"name": "suggest"}).json()
+    project, frames = _project_with_images(url, "suggest", 6, seed=0)
     pid = project["id"]
-    rng = np.random.default_rng(0)
-    files = [
-        ("files", (f"f{30 * i:05d}.png", png(rng.integers(0, 255, (64, 80, 3), np.uint8))))
-        for i in range(6)
-    ]
-    frames = http.post(f"{url}/api/projects/{pid}/images", files=files).json()
     label_frames(url, frames[:1], [np.zeros((64, 80), np.uint8)])
 
     page.goto(f"/projects/{pid}/train")
@@ -87,14 +94,8 @@ def test_a_reports_button_ranks_with_the_reports_own_fine_tune(
     page: Page, live_server, settings, tmp_path
 ):
     url = live_server.url
-    project = http.post(f"{url}/api/projects", json={"name": "report suggest"}).json()
+    project, _ = _project_with_images(url, "report suggest", 4, seed=1)
     pid = project["id"]
-    rng = np.random.default_rng(1)
-    files = [
-        ("files", (f"u{30 * i:05d}.png", png(rng.integers(0, 255, (64, 80, 3), np.uint8))))
-        for i in range(4)
-    ]
-    http.post(f"{url}/api/projects/{pid}/images", files=files).raise_for_status()
     reported = tiny_model(live_server, tmp_path, pid)
     newer = tiny_model(live_server, tmp_path, pid)  # the project's newest: not the report's
     fake = _state(settings)

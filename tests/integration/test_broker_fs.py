@@ -29,6 +29,11 @@ def _options(folder) -> dict:
     }
 
 
+def _connect(folder) -> Connection:
+    options = _options(folder)
+    return Connection("filesystem://", transport=broker_fs.Transport, transport_options=options)
+
+
 @pytest.fixture
 def folder(tmp_path):
     (tmp_path / "queue").mkdir()
@@ -42,9 +47,7 @@ def test_the_celery_app_uses_the_atomic_transport(tmp_path):
 
 
 def test_a_message_is_invisible_until_it_is_whole(folder, monkeypatch):
-    options = _options(folder)
-    consumer = Connection("filesystem://", transport=broker_fs.Transport, transport_options=options)
-    producer = Connection("filesystem://", transport=broker_fs.Transport, transport_options=options)
+    consumer, producer = _connect(folder), _connect(folder)
     real_open = builtins.open
     seen_mid_write: list = []
 
@@ -95,8 +98,7 @@ def test_racing_producers_and_consumers_lose_and_repeat_nothing(folder):
     done = threading.Event()
 
     def consume():
-        with Connection("filesystem://", transport=broker_fs.Transport,
-                        transport_options=_options(folder)) as conn:  # fmt: skip
+        with _connect(folder) as conn:
             channel = conn.default_channel
             while not (done.is_set() and not os.listdir(folder / "queue")):
                 try:
@@ -109,8 +111,7 @@ def test_racing_producers_and_consumers_lose_and_repeat_nothing(folder):
     consumers = [threading.Thread(target=consume) for _ in range(2)]
     for thread in consumers:
         thread.start()
-    with Connection("filesystem://", transport=broker_fs.Transport,
-                    transport_options=_options(folder)) as conn:  # fmt: skip
+    with _connect(folder) as conn:
         for i in range(N):
             conn.default_channel._put("cpu", {"i": i, "pad": PAD})
     done.set()
