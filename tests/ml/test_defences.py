@@ -144,6 +144,44 @@ def test_distillation_and_anchor_change_the_result(tmp_path):
     assert drift(anchored.latest_checkpoint) < drift(plain.latest_checkpoint)
 
 
+def _unlabeled(n: int, seed: int):
+    samples = synthetic_samples(n, seed=seed)
+    for s in samples:
+        s.mask[:] = 255
+    return samples
+
+
+def test_distillation_on_unlabeled_frames_changes_the_result_only_when_distilling(tmp_path):
+    base, table = _grouped_base(tmp_path)
+    train, val = synthetic_samples(5, seed=0), synthetic_samples(2, seed=1)
+    with_frames = TrainData(train=train, val=val, unlabeled=_unlabeled(3, seed=2))
+    without = TrainData(train=train, val=val)
+
+    def final(name, data, **defences):
+        result = fit(_config(tmp_path / name, base, table, **defences), data, lambda p: None)
+        return load_checkpoint(result.latest_checkpoint).state
+
+    lwf = {"distill_weight": 1.0, "distill_unlabeled_batch": 2}
+    a, b = final("lwf_frames", with_frames, **lwf), final("lwf_none", without, **lwf)
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # the unlabeled crops were learned from
+    # Without distillation the unlabeled frames are ignored: their masks hold no labels.
+    c = final("plain_frames", with_frames, distill_unlabeled_batch=2)
+    d = final("plain_none", without, distill_unlabeled_batch=2)
+    assert all(torch.equal(c[k], d[k]) for k in c)
+
+
+def test_selection_by_validation_loss_keeps_the_lowest_loss(tmp_path):
+    base, table = _grouped_base(tmp_path)
+    data = TrainData(train=synthetic_samples(5, seed=0), val=synthetic_samples(2, seed=1))
+    history: list[Progress] = []
+    result = fit(_config(tmp_path / "run", base, table, select="val_loss"), data, history.append)
+    losses = {p.iteration: p.val_loss for p in history if p.val_loss is not None}
+    assert result.best_iteration == min(losses, key=losses.get)
+    assert result.best_val_miou == next(
+        p.val_miou for p in history if p.iteration == result.best_iteration
+    )
+
+
 def test_multi_scale_inference_averages_rescaled_predictions():
     torch.manual_seed(0)
     model = build_model("deeplabv3plus_mobilenet", 3, 16, **TINY).eval()

@@ -53,11 +53,13 @@ class TrainConfig:
     # Defences against overfitting a few frames and forgetting the source (worker/ml/defences).
     distill_weight: float = 0.0  # learning without forgetting: KL to the frozen base's classes
     distill_temperature: float = 2.0
+    # Frames without masks added to each batch (distillation only; needs distill_weight > 0).
+    distill_unlabeled_batch: int = 0
     l2sp_weight: float = 0.0  # pull toward the base weights (replaces weight decay when > 0)
     freeze_bn: bool = False  # keep the base model's batch-norm statistics
     bn_dead_var: float = 1e-6  # batch-norm channels with a smaller running variance get 1 (0: off)
     ema_decay: float = 0.0  # 0: no weight average; else validate and keep the average
-    select: str = "best_val"  # keep the best validation mIoU, or "last"
+    select: str = "best_val"  # keep the best validation mIoU, the lowest "val_loss", or "last"
 
     def total_iterations(self, num_train: int) -> int:
         """Iterations of the run: `iterations`, or `epochs` worth of batches."""

@@ -35,6 +35,8 @@ class TrainData:
 
     train: list[Sample]
     val: list[Sample] = field(default_factory=list)
+    # Frames without masks (all 255): only distillation toward the base model learns from them.
+    unlabeled: list[Sample] = field(default_factory=list)
 
 
 @dataclass
@@ -64,12 +66,13 @@ def crop_shape(samples: list[Sample], crop: int) -> tuple[int, int]:
     return min(crop, height), min(crop, width)
 
 
-def batch_indices(n: int, batch: int, iteration: int, seed: int) -> list[int]:
+def batch_indices(n: int, batch: int, iteration: int, seed: int, stream: int = 0) -> list[int]:
     """Indices for one batch of an endless sequence of seeded per-epoch shuffles."""
     out = []
     for pos in range(iteration * batch, (iteration + 1) * batch):
         epoch, offset = divmod(pos, n)
-        out.append(int(np.random.default_rng([seed, epoch]).permutation(n)[offset]))
+        key = [seed, epoch, stream] if stream else [seed, epoch]
+        out.append(int(np.random.default_rng(key).permutation(n)[offset]))
     return out
 
 
@@ -138,11 +141,16 @@ def make_batch(
     cfg: Augment,
     mean: list[float],
     std: list[float],
+    stream: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The augmented batch of an iteration: (N x 3 x H x W float, N x H x W int64 with 255)."""
+    """The augmented batch of an iteration: (N x 3 x H x W float, N x H x W int64 with 255).
+
+    stream > 0 draws an independent batch of the same iteration (another list of frames).
+    """
     images, masks = [], []
-    for slot, index in enumerate(batch_indices(len(samples), batch, iteration, seed)):
-        rng = np.random.default_rng([seed, iteration, slot])
+    for slot, index in enumerate(batch_indices(len(samples), batch, iteration, seed, stream)):
+        key = [seed, iteration, slot, stream] if stream else [seed, iteration, slot]
+        rng = np.random.default_rng(key)
         image, mask = augment(samples[index], crop, cfg, rng)
         images.append(normalize(image, mean, std))
         masks.append(torch.from_numpy(mask.astype(np.int64)))

@@ -193,7 +193,8 @@ def fit(
     guard = StepGuard(config.spike_guard, accepted)
     prior_elapsed = state["elapsed"]
 
-    crop = crop_shape(data.train, config.crop_size)
+    unlabeled = data.unlabeled if teacher is not None and config.distill_unlabeled_batch else []
+    crop = crop_shape(data.train + unlabeled, config.crop_size)
     aug = Augment(
         tuple(config.scale_range) if config.scale_range else None, config.color_jitter, config.hflip
     )
@@ -230,7 +231,9 @@ def fit(
                 )
             summary = metrics.summarize(cm, [c["name"] for c in meta.classes])
             miou = summary["mean_iou"]
-            if config.select != "last":
+            if config.select == "val_loss":
+                is_best = val_loss is not None and (best is None or val_loss < best["loss"])
+            elif config.select != "last":
                 is_best = miou is not None and (best is None or miou > best["miou"])
         done = iteration - start
         elapsed = time.perf_counter() - started
@@ -253,7 +256,7 @@ def fit(
         # History first: the checkpoints below carry it, so a resumed run continues it.
         history.append(progress.record())
         if is_best:
-            best = {"miou": miou, "iteration": iteration}
+            best = {"miou": miou, "loss": val_loss, "iteration": iteration}
             meta.metrics = {"val": summary, "iteration": iteration}
             with ema.applied(model) if ema is not None else nullcontext():
                 save(best_path, iteration, resumable=False)
@@ -272,6 +275,20 @@ def fit(
         images, masks = make_batch(
             data.train, iteration, config.batch_size, config.seed, crop, aug, meta.mean, meta.std
         )
+        if unlabeled:
+            # Their masks are all 255: cross-entropy skips them, distillation covers every pixel.
+            extra = make_batch(
+                unlabeled,
+                iteration,
+                config.distill_unlabeled_batch,
+                config.seed,
+                crop,
+                aug,
+                meta.mean,
+                meta.std,
+                stream=1,
+            )
+            images, masks = torch.cat([images, extra[0]]), torch.cat([masks, extra[1]])
         images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         masks = masks.to(device, non_blocking=True)
         model.train()
