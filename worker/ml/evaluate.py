@@ -11,6 +11,7 @@ from PIL import Image
 from torch import nn
 
 from . import metrics
+from .checkpoints import ModelMeta
 from .classmap import map_labels
 from .data import Sample
 from .runtime import amp_dtype, autocast, prepare, resolve_device
@@ -228,3 +229,31 @@ def encode_png(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def validate(
+    model: nn.Module,
+    samples: list[Sample],
+    meta: ModelMeta,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    max_side: int,
+) -> tuple[float | None, np.ndarray, list]:
+    """(mean val loss, confusion matrix, overlays) over full-resolution val frames.
+
+    fit validates in float32 (dtype None) whatever precision it trains in (validate_precision).
+    """
+    k = len(meta.classes)
+    colors = [c["color"] for c in meta.classes]
+    model.eval()
+    loss_sum, count, cm, pictures = 0.0, 0, np.zeros((k, k), np.int64), []
+    for sample in samples:
+        logits = predict_logits(model, sample.image, meta.mean, meta.std, device, dtype=dtype)
+        loss, n = frame_loss(logits, sample.mask)
+        loss_sum, count = loss_sum + loss, count + n
+        pred = logits.argmax(0).to(torch.uint8).cpu().numpy()
+        cm += metrics.confusion_matrix(sample.mask, pred, k)
+        if max_side:
+            pictures.append((sample.name, overlay(sample.image, pred, colors, max_side=max_side)))
+    model.train()
+    return (loss_sum / count if count else None), cm, pictures

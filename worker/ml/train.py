@@ -15,7 +15,7 @@ from .checkpoints import ModelMeta, build_from_checkpoint, load_checkpoint
 from .checkpoints import save_checkpoint as write_checkpoint
 from .classmap import GroupedLogits, unwrap
 from .config import TrainConfig, resume_mismatch, stored_form
-from .data import Augment, Sample, TrainData, crop_shape, make_batch
+from .data import Augment, TrainData, crop_shape, make_batch
 from .defences import (
     StepGuard,
     Teacher,
@@ -28,7 +28,7 @@ from .defences import (
     restore_statistics,
     revive_dead_channels,
 )
-from .evaluate import frame_loss, overlay, predict_logits
+from .evaluate import validate
 from .runtime import (
     amp_dtype,
     autocast,
@@ -75,34 +75,6 @@ class FitResult:
     best_checkpoint: Path | None
     meta: ModelMeta
     elapsed_seconds: float
-
-
-def validate(
-    model: nn.Module,
-    samples: list[Sample],
-    meta: ModelMeta,
-    device: torch.device,
-    dtype: torch.dtype | None,
-    max_side: int,
-) -> tuple[float | None, np.ndarray, list]:
-    """(mean val loss, confusion matrix, overlays) over full-resolution val frames.
-
-    fit validates in float32 (dtype None) whatever precision it trains in (validate_precision).
-    """
-    k = len(meta.classes)
-    colors = [c["color"] for c in meta.classes]
-    model.eval()
-    loss_sum, count, cm, pictures = 0.0, 0, np.zeros((k, k), np.int64), []
-    for sample in samples:
-        logits = predict_logits(model, sample.image, meta.mean, meta.std, device, dtype=dtype)
-        loss, n = frame_loss(logits, sample.mask)
-        loss_sum, count = loss_sum + loss, count + n
-        pred = logits.argmax(0).to(torch.uint8).cpu().numpy()
-        cm += metrics.confusion_matrix(sample.mask, pred, k)
-        if max_side:
-            pictures.append((sample.name, overlay(sample.image, pred, colors, max_side=max_side)))
-    model.train()
-    return (loss_sum / count if count else None), cm, pictures
 
 
 def _resume_state(path: str | Path, config: TrainConfig) -> tuple[nn.Module, ModelMeta, dict]:
