@@ -67,6 +67,7 @@ def evaluate(
         body.flip_tta,
         body.class_maps,
         body.confirm_mapping_differs,
+        body.block_seconds,
     )
     return jobs.enqueue(session, job, dispatcher.dispatch)
 

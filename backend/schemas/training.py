@@ -31,6 +31,8 @@ class TrainRequest(BaseModel):
     heldout_project_id: int | None = None
     heldout_gap_s: float | None = Field(None, gt=0, le=3600)
     reference_project_id: int | None = None
+    # Length of the report's resampling blocks (None: SEGTUNE_REPORT_BLOCK_SECONDS).
+    block_seconds: float | None = Field(None, ge=0, le=3600)
     force: bool = False
 
 
@@ -52,6 +54,7 @@ class EvaluateRequest(MappingRequest):
 
     flip_tta: bool = False
     confirm_mapping_differs: bool = False
+    block_seconds: float | None = Field(None, ge=0, le=3600)
 
 
 class PrelabelRequest(BaseModel):

@@ -44,6 +44,7 @@ def request_evaluation(
     flip_tta: bool = False,
     class_maps: dict[int, list[int]] | None = None,
     confirm_mapping_differs: bool = False,
+    block_seconds: float | None = None,
 ) -> Job:
     """Create a job that scores models on the project's test split (the caller enqueues it).
 
@@ -62,4 +63,6 @@ def request_evaluation(
         "mappings": checked["mappings"],
         "mapping_differs": checked["differs"],
     }
+    if block_seconds is not None:
+        params["block_seconds"] = block_seconds  # the report's block length for this job
     return create_job(session, "evaluate", params, project_id, queue="gpu")

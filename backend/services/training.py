@@ -47,6 +47,7 @@ TUNABLE = (
     "scale_max",
     "flip_tta",
     "device",
+    "block_seconds",  # read by the report, not the engine
     *DEFENCES,
 )
 

@@ -194,6 +194,20 @@ def test_gap_and_reference_sets_are_scored_and_reported(client, world):
     assert report["n_test_frames"] == 3
 
 
+def test_a_request_own_block_length_serves_the_test_split_and_every_set(client, world):
+    ran = _train(client, world, base_model_id=world["base"], heldout_gap_s=5, block_seconds=60)
+    job, report = ran["job"], ran["report"]
+    assert job["params"]["block_seconds"] == 60
+    # Test frames at 6, 10 and 20 s, held-out frames at 10 and 20 s: one 60 s block each.
+    assert (report["block_seconds"], report["n_blocks"], report["frame_blocks"]) == (60, 1, [0] * 3)
+    gap = report["sets"]["heldout"]
+    assert (gap["block_seconds"], gap["frame_blocks"]) == (60, [0, 0])
+    body = {"model_ids": [world["base"], job["result"]["model_id"]], "block_seconds": 0}
+    res = client.post(f"/api/projects/{world['drive']['id']}/evaluate", json=body)
+    assert res.status_code == 202, res.text
+    assert res.json()["params"]["block_seconds"] == 0
+
+
 def test_heldout_project_without_a_base(client, world):
     ran = _train(client, world, heldout_project_id=world["elsewhere"]["id"])
     stored, found = ran["job"]["result"]["sets"], ran["report"]["sets"]
@@ -230,6 +244,8 @@ def test_refused_sets_queue_nothing(client, dispatcher, settings, world):
         ({"heldout_gap_s": 0}, 422, "greater than 0"),
         ({"heldout_gap_s": 3601}, 422, "less than or equal to 3600"),
         ({"heldout_gap_s": 5, "heldout_project_id": world["elsewhere"]["id"]}, 422, "not both"),
+        ({"block_seconds": -1}, 422, "greater than or equal to 0"),
+        ({"block_seconds": 3601}, 422, "less than or equal to 3600"),
     ]
     for extra, status, text in cases:
         res = client.post(url, json={**base, **extra})
