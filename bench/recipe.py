@@ -56,6 +56,9 @@ VARIANTS = {
     "lwf_unlab": {"distill_weight": 1.0, "distill_unlabeled_batch": 4},
     "l2sp_unlab": {"l2sp_weight": 0.01, "distill_weight": 1.0, "distill_unlabeled_batch": 4},
     "valloss": {"l2sp_weight": 0.01, "select": "val_loss"},
+    # L2-SP strong enough to act within a few steps at lr 0.01 (0.01 barely moves them).
+    "l2sp1": {"l2sp_weight": 1.0},
+    "l2sp1_last": {"l2sp_weight": 1.0, "select": "last"},
 }
 
 
