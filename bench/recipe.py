@@ -59,6 +59,7 @@ VARIANTS = {
     # L2-SP strong enough to act within a few steps at lr 0.01 (0.01 barely moves them).
     "l2sp1": {"l2sp_weight": 1.0},
     "l2sp1_last": {"l2sp_weight": 1.0, "select": "last"},
+    "last": {"select": "last"},  # no early stopping: what L2-SP has to hold back
 }
 
 
