@@ -134,6 +134,7 @@ def summarize(after: np.ndarray, before: np.ndarray, names: list[str]) -> dict:
     Intervals at the report's default block length and at BLOCK_SECONDS_ALT (finer blocks, to
     show how much the verdict rests on the block length).
     """
+    from backend.services.reports.blocks import count_blocks
     from backend.services.reports.stats import bootstrap, scores
 
     classes = ["background", "car", "traffic sign"]
@@ -151,7 +152,7 @@ def summarize(after: np.ndarray, before: np.ndarray, names: list[str]) -> dict:
         change = bootstrap(after, before, classes, ids)["change"]
         out[f"ci_miou{key}"] = change["mean_iou"]
         out[f"ci_iou{key}"] = change["class_iou"]
-        out[f"n_blocks{key}"] = len(set(ids))
+        out[f"n_blocks{key}"] = count_blocks(ids)
     return out
 
 
